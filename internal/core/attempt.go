@@ -1,0 +1,176 @@
+package core
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// attemptKey is the context key under which an attempt's number is stored.
+type attemptKey struct{}
+
+// closed is a closed channel, the Done of anything that ended before anyone
+// asked for its channel.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// cancelCtxType is the dynamic type of the standard library's cancelable
+// contexts; see AttemptCtx.Value.
+var cancelCtxType = func() reflect.Type {
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	return reflect.TypeOf(c)
+}()
+
+// AttemptCtx is the context of one attempt: the job's context, plus the
+// attempt's number, plus the attempt's own deadline and cancellation. Its
+// Done channel is made only if someone asks for it, so an operation that never
+// looks at ctx.Done costs no channel.
+//
+// It is safe for concurrent use once started.
+type AttemptCtx struct {
+	parent    context.Context
+	n         int
+	deadline  time.Time
+	propagate bool
+
+	mu    sync.Mutex
+	done  chan struct{}
+	err   error
+	timer *clock.Timer
+	stop  func() bool
+}
+
+// Start prepares c for attempt n under parent. A non-zero deadline arms a
+// timer on clk. With propagate, c registers for parent's cancellation when
+// its Done is first asked for (job.Do); an executor that cancels its running
+// attempts itself passes false.
+func (c *AttemptCtx) Start(parent context.Context, n int, deadline time.Time, clk clock.Clock, propagate bool) {
+	c.parent, c.n, c.deadline, c.propagate = parent, n, deadline, propagate
+	if deadline.IsZero() {
+		return
+	}
+	d := deadline.Sub(clk.Now())
+	if d <= 0 {
+		c.Cancel(context.DeadlineExceeded)
+		return
+	}
+	c.mu.Lock()
+	if c.err == nil {
+		c.timer = clk.AfterFunc(d, func() { c.Cancel(context.DeadlineExceeded) })
+	}
+	c.mu.Unlock()
+}
+
+// Cancel ends c with err (the first call wins).
+func (c *AttemptCtx) Cancel(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	if c.done == nil {
+		c.done = closed
+	} else {
+		close(c.done)
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if c.stop != nil {
+		c.stop()
+		c.stop = nil
+	}
+}
+
+// End releases c once its attempt has returned: whatever still holds c sees
+// it canceled.
+func (c *AttemptCtx) End() { c.Cancel(context.Canceled) }
+
+// Deadline implements context.Context: the earlier of the attempt's and the
+// parent's deadline.
+func (c *AttemptCtx) Deadline() (time.Time, bool) {
+	pd, ok := c.parent.Deadline()
+	if c.deadline.IsZero() || (ok && pd.Before(c.deadline)) {
+		return pd, ok
+	}
+	return c.deadline, true
+}
+
+// Done implements context.Context.
+func (c *AttemptCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.propagate && c.parent.Done() != nil {
+			p := c.parent
+			c.stop = context.AfterFunc(p, func() { c.Cancel(p.Err()) })
+		}
+	}
+	return c.done
+}
+
+// Err implements context.Context.
+func (c *AttemptCtx) Err() error {
+	c.mu.Lock()
+	err := c.err
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err = c.parent.Err(); err != nil {
+		c.Cancel(err)
+		c.mu.Lock()
+		err = c.err
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// Value implements context.Context. It answers the attempt number itself and
+// delegates the rest to the parent. While c has ended by its own cause (its
+// timeout, or the job's cancellation) and the parent is alive, it hides the
+// parent's cancelation state, so that context.Cause(c) reports c's error
+// rather than the parent's nil cause.
+func (c *AttemptCtx) Value(key any) any {
+	if _, ok := key.(attemptKey); ok {
+		return c.n
+	}
+	v := c.parent.Value(key)
+	if v != nil && reflect.TypeOf(v) == cancelCtxType {
+		c.mu.Lock()
+		own := c.err != nil
+		c.mu.Unlock()
+		if own && c.parent.Err() == nil {
+			return nil
+		}
+	}
+	return v
+}
+
+// Attempt returns the number of the attempt ctx belongs to; 1 when ctx
+// carries none.
+func Attempt(ctx context.Context) int {
+	if c, ok := ctx.(*AttemptCtx); ok {
+		return c.n
+	}
+	if n, ok := ctx.Value(attemptKey{}).(int); ok {
+		return n
+	}
+	return 1
+}
+
+// Marked reports whether ctx carries an attempt number (a job inside a job).
+func Marked(ctx context.Context) bool {
+	_, ok := ctx.Value(attemptKey{}).(int)
+	return ok
+}

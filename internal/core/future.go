@@ -1,0 +1,187 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"github.com/benbjohnson/clock"
+)
+
+// Canceler is the executor a Future's Cancel goes through.
+type Canceler interface {
+	Cancel(t *Task)
+}
+
+// attempter is the typed half of a task: it runs the operation and keeps its
+// value.
+type attempter interface {
+	attempt(ctx context.Context) (retryValue bool, err error)
+	settle(success bool)
+}
+
+// Task is one job as an executor sees it: the retry state, the job's
+// context, and the future's resolution. Executor fields (Index, Due, State,
+// Next, Prev, Gate) belong to the executor and are guarded by its lock.
+type Task struct {
+	Run
+	Ctx  context.Context
+	Exec Canceler
+
+	self attempter
+
+	mu    sync.Mutex
+	state atomic.Uint32 // 0 pending, 1 resolved
+	done  chan struct{}
+	err   error
+
+	// First is the first attempt's context, embedded so that a job that
+	// succeeds at once allocates none.
+	First AttemptCtx
+	// Cur is the running attempt's context, for the executor to cancel.
+	Cur *AttemptCtx
+
+	Index int   // heap position; -1 when not parked
+	Due   int64 // when parked: due time, in the executor's units
+	State uint8
+	Next  *Task
+	Prev  *Task
+	Gate  any
+}
+
+// Future is a Task with its operation and value. It has no embedded or
+// exported fields, so that package job can define its public Future on it
+// without promoting any of the Task's methods.
+type Future[T any] struct {
+	task Task
+	op   func(context.Context) (T, error)
+	last T // the last attempt's value; written by the attempt's goroutine
+	val  T // the result; written before resolution
+}
+
+// NewFuture returns a pending future for op under policy p. It panics, with
+// a message for the caller, when p's RetryOnResult was made for another T.
+func NewFuture[T any](ctx context.Context, op func(context.Context) (T, error), p *Policy, key string, clk clock.Clock, rnd *rand.Rand, exec Canceler) *Future[T] {
+	CheckResult[T](p)
+	f := &Future[T]{op: op}
+	t := &f.task
+	t.self = f
+	t.Ctx, t.Exec, t.Index = ctx, exec, -1
+	t.Init(ctx, p, key, clk, rnd)
+	return f
+}
+
+// Task returns f's type-erased half.
+func (f *Future[T]) Task() *Task { return &f.task }
+
+// CheckResult panics when p's RetryOnResult predicate is not for T.
+func CheckResult[T any](p *Policy) {
+	if p.Result == nil {
+		return
+	}
+	if _, ok := p.Result.(func(T) bool); !ok {
+		panic(fmt.Sprintf("job: RetryOnResult[%s] used with a job of type %s", p.ResultType, TypeName[T]()))
+	}
+}
+
+// TypeName returns T's name as %T prints it.
+func TypeName[T any]() string {
+	return fmt.Sprintf("%T", (*T)(nil))[1:]
+}
+
+// Attempt runs one attempt of t's operation with ctx; panics are recovered
+// into a permanent error.
+func (t *Task) Attempt(ctx context.Context) (retryValue bool, err error) {
+	return t.self.attempt(ctx)
+}
+
+func (f *Future[T]) attempt(ctx context.Context) (retryValue bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			retryValue, err = false, Recovered(v)
+		}
+	}()
+	v, err := f.op(ctx)
+	f.last = v
+	if p := f.task.Policy; err == nil && p.Result != nil {
+		retryValue = p.Result.(func(T) bool)(v)
+	}
+	return retryValue, err
+}
+
+func (f *Future[T]) settle(success bool) {
+	if success || f.task.Policy.Result != nil {
+		f.val = f.last
+	}
+}
+
+// Resolve resolves t with err (nil: success) unless it is resolved already;
+// it reports whether this call resolved it. With keep, the last attempt's
+// value becomes the result (always on success; on failure only under
+// RetryOnResult). An executor passes keep=false when the last attempt may
+// still be running (an abandoned attempt).
+func (t *Task) Resolve(err error, keep bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state.Load() != 0 {
+		return false
+	}
+	if keep {
+		t.self.settle(err == nil)
+	}
+	t.err = err
+	t.state.Store(1)
+	if t.done != nil {
+		close(t.done)
+	}
+	return true
+}
+
+// Resolved reports whether t has resolved.
+func (t *Task) Resolved() bool { return t.state.Load() != 0 }
+
+// Done returns a channel closed when t resolves.
+func (t *Task) Done() <-chan struct{} {
+	if t.state.Load() != 0 {
+		return closed
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state.Load() != 0 {
+		return closed
+	}
+	if t.done == nil {
+		t.done = make(chan struct{})
+	}
+	return t.done
+}
+
+// Cancel asks t's executor to cancel it.
+func (t *Task) Cancel() {
+	if t.state.Load() == 0 && t.Exec != nil {
+		t.Exec.Cancel(t)
+	}
+}
+
+// Err returns t's error; valid once t has resolved.
+func (t *Task) Err() error { return t.err }
+
+// Wait waits for f to resolve or ctx to end (nil: no bound).
+func (f *Future[T]) Wait(ctx context.Context) (T, error) {
+	t := &f.task
+	if t.state.Load() == 0 {
+		var stop <-chan struct{}
+		if ctx != nil {
+			stop = ctx.Done()
+		}
+		select {
+		case <-t.Done():
+		case <-stop:
+			var zero T
+			return zero, ctx.Err()
+		}
+	}
+	return f.val, t.err
+}
