@@ -1,9 +1,9 @@
 module github.com/rebound-go/rebound
 
-go 1.26
+go 1.26.0
 
 require (
-	github.com/benbjohnson/clock v1.3.5 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
+	github.com/benbjohnson/clock v1.3.5
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sync v0.25.0
 )

@@ -94,6 +94,7 @@ func init() {
 		return &Error{Reason: reason, Last: last, Attempts: attempts, Elapsed: elapsed}
 	}
 	core.MakePanic = func(v any, stack []byte) error { return &PanicError{Value: v, Stack: stack} }
+	core.Inspect = inspect
 	core.ApplyOption = func(o any, b *core.Builder) {
 		if o, ok := o.(Option); ok && o != nil {
 			o.apply(b)

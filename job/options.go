@@ -97,6 +97,26 @@ func resolve(base *core.Policy, opts []Option) (p *core.Policy, key string, clk 
 	return b.Policy(), b.Key, b.Clock, b.Rand
 }
 
+// inspect describes o for executors (core.Inspect).
+func inspect(o any) core.OptInfo {
+	switch o := o.(type) {
+	case nil:
+		return core.OptInfo{}
+	case *Policy:
+		if o == nil {
+			return core.OptInfo{}
+		}
+		return core.OptInfo{Kind: core.KindShared, Shared: (*core.Shared)(o)}
+	case keyOpt:
+		return core.OptInfo{Kind: core.KindKey, Key: string(o)}
+	case clockOpt:
+		return core.OptInfo{Kind: core.KindClock, Clock: o.c}
+	case randOpt:
+		return core.OptInfo{Kind: core.KindRand, Rand: o.r}
+	}
+	return core.OptInfo{Kind: core.KindField}
+}
+
 type maxAttempts int
 
 func (o maxAttempts) apply(b *core.Builder) {

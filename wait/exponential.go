@@ -14,8 +14,9 @@ import (
 // allowed: every delay is then max. The strategy never says "no more".
 //
 // The delay is computed in O(1) with float64 arithmetic and rounded to the
-// nearest nanosecond; it is exact whenever base*factor^(n-1) is exactly
-// representable (for instance with factor 2). It never decreases as n grows.
+// nearest nanosecond. It is exact when base, factor^(n-1) and their product
+// are exactly representable as float64 values, for instance with factor 2
+// and delays below 2^53ns (about 104 days). It never decreases as n grows.
 //
 // Exponential panics if base <= 0 (a zero base would make every delay 0; use
 // [Constant](0) for that), or if factor is below 1, NaN or infinite.

@@ -205,6 +205,30 @@ func TestMonotone(t *testing.T) {
 	}
 }
 
+// TestExponentialNearOne samples n for factors so close to 1 that walking to
+// saturation is out of reach, where float rounding is most likely to break
+// monotonicity.
+func TestExponentialNearOne(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, factor := range []float64{1 + 0x1p-52, 1 + 1e-12, 1 + 1e-9, 1 + 1e-6, 1.0001} {
+		for _, base := range []time.Duration{1, 100 * ms, 1<<60 + 383} {
+			t.Run(fmt.Sprintf("Exponential(%v,%v,0)", base, factor), func(t *testing.T) {
+				s := wait.Exponential(base, factor, 0)
+				// Saturation is reached near n = ln(2^63/base)/ln(factor).
+				end := min(math.Log(float64(top)/float64(base))/math.Log1p(factor-1)*1.1, 1<<62)
+				for range 20000 {
+					n := 1 + int(r.Int64N(int64(end)))
+					d, _ := s.Delay(n, 0, nil)
+					next, _ := s.Delay(n+1, d, nil)
+					if next < d {
+						t.Fatalf("Delay(%d) = %v, below Delay(%d) = %v", n+1, next, n, d)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestSmallN checks that n < 1 is treated as 1 and prev < 0 as 0.
 func TestSmallN(t *testing.T) {
 	tests := []struct {

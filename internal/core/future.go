@@ -43,12 +43,14 @@ type Task struct {
 	// Cur is the running attempt's context, for the executor to cancel.
 	Cur *AttemptCtx
 
+	Stop  error // why the executor stopped the job (cancel, close), or nil
 	Index int   // heap position; -1 when not parked
 	Due   int64 // when parked: due time, in the executor's units
 	State uint8
 	Next  *Task
 	Prev  *Task
-	Gate  any
+	Gate  any // executor's: the key slot the task holds
+	Watch any // executor's: the context watch the task is on
 }
 
 // Future is a Task with its operation and value. It has no embedded or

@@ -227,3 +227,28 @@ func (b *Builder) Standalone() Policy {
 // ApplyOption applies one of package job's options to b; package job sets it
 // in its init, for executors that take []job.Option.
 var ApplyOption func(o any, b *Builder)
+
+// OptKind says what an option is, for executors' allocation-free fast path.
+type OptKind uint8
+
+// The option kinds.
+const (
+	KindNil    OptKind = iota // a nil option
+	KindShared                // a *job.Policy
+	KindKey                   // job.Key
+	KindClock                 // job.Clock
+	KindRand                  // job.Rand
+	KindField                 // anything else: a policy field
+)
+
+// OptInfo describes one option.
+type OptInfo struct {
+	Kind   OptKind
+	Shared *Shared
+	Key    string
+	Clock  clock.Clock
+	Rand   *rand.Rand
+}
+
+// Inspect describes one of package job's options; package job sets it.
+var Inspect func(o any) OptInfo

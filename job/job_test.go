@@ -1,0 +1,211 @@
+package job_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rebound-go/rebound/job"
+	"github.com/rebound-go/rebound/wait"
+)
+
+// errTransient is the ordinary, retryable failure of the tests' operations.
+var errTransient = errors.New("transient")
+
+// failing returns an operation that fails with err on its first n calls and
+// returns v after that, and a pointer to its number of calls. The count is
+// not synchronised: read it on the goroutine that ran Do, or after Do has
+// returned to it.
+func failing[T any](n int, err error, v T) (op func(context.Context) (T, error), calls *int) {
+	calls = new(int)
+	return func(context.Context) (T, error) {
+		*calls++
+		if *calls <= n {
+			var zero T
+			return zero, err
+		}
+		return v, nil
+	}, calls
+}
+
+// jobError returns err as a *job.Error, failing the test if it is not one.
+func jobError(t *testing.T, err error) *job.Error {
+	t.Helper()
+	var e *job.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not a *job.Error", err, err)
+	}
+	return e
+}
+
+// panicMessage runs f and returns the value it panicked with, formatted.
+func panicMessage(f func()) (msg string, panicked bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			msg, panicked = fmt.Sprint(v), true
+		}
+	}()
+	f()
+	return "", false
+}
+
+func TestErrorText(t *testing.T) {
+	tests := []struct {
+		name string
+		err  *job.Error
+		want string
+	}{
+		{
+			name: "exhausted",
+			err:  &job.Error{Reason: job.ErrExhausted, Last: io.EOF, Attempts: 3, Elapsed: 2 * time.Second},
+			want: "job: attempts exhausted after 3 attempts in 2s: EOF",
+		},
+		{
+			name: "one attempt, no elapsed time",
+			err:  &job.Error{Reason: job.ErrPermanent, Last: errors.New("400 Bad Request"), Attempts: 1},
+			want: "job: permanent error after 1 attempt: 400 Bad Request",
+		},
+		{
+			name: "no attempt",
+			err:  &job.Error{Reason: context.Canceled, Attempts: 0},
+			want: "context canceled after 0 attempts",
+		},
+		{
+			name: "deadline",
+			err:  &job.Error{Reason: job.ErrDeadline, Last: errTransient, Attempts: 2, Elapsed: 1500 * time.Millisecond},
+			want: "job: deadline reached after 2 attempts in 1.5s: transient",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestErrorTextFromDo checks the text of an error Do returns (synctest: no
+// time passes, so no elapsed time is printed).
+func TestErrorTextFromDo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		op, _ := failing(5, errTransient, 0)
+		_, err := job.Do(t.Context(), op, job.MaxAttempts(3), job.Wait(wait.Constant(0)))
+		const want = "job: attempts exhausted after 3 attempts: transient"
+		if err == nil || err.Error() != want {
+			t.Errorf("Do() error = %v, want %q", err, want)
+		}
+	})
+}
+
+func TestErrorUnwrap(t *testing.T) {
+	tests := []struct {
+		name string
+		err  *job.Error
+		want []error
+	}{
+		{"reason and last", &job.Error{Reason: job.ErrExhausted, Last: io.EOF, Attempts: 2}, []error{job.ErrExhausted, io.EOF}},
+		{"no last", &job.Error{Reason: context.Canceled}, []error{context.Canceled}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Unwrap(); !slices.Equal(got, tt.want) {
+				t.Errorf("Unwrap() = %v, want %v", got, tt.want)
+			}
+			for _, target := range tt.want {
+				if !errors.Is(tt.err, target) {
+					t.Errorf("errors.Is(%v, %v) = false, want true", tt.err, target)
+				}
+			}
+			if errors.Is(tt.err, job.ErrDeadline) {
+				t.Errorf("errors.Is(%v, ErrDeadline) = true, want false", tt.err)
+			}
+		})
+	}
+}
+
+func TestPanicError(t *testing.T) {
+	sentinel := errors.New("bad state")
+	tests := []struct {
+		name       string
+		value      any
+		wantText   string
+		wantUnwrap error
+	}{
+		{"string", "boom", "job: panic: boom", nil},
+		{"error", sentinel, "job: panic: bad state", sentinel},
+		{"int", 42, "job: panic: 42", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &job.PanicError{Value: tt.value}
+			if got := e.Error(); got != tt.wantText {
+				t.Errorf("Error() = %q, want %q", got, tt.wantText)
+			}
+			if got := e.Unwrap(); got != tt.wantUnwrap {
+				t.Errorf("Unwrap() = %v, want %v", got, tt.wantUnwrap)
+			}
+		})
+	}
+}
+
+func TestSentinels(t *testing.T) {
+	sentinels := map[string]error{
+		"ErrExhausted": job.ErrExhausted,
+		"ErrDeadline":  job.ErrDeadline,
+		"ErrPermanent": job.ErrPermanent,
+		"ErrBudget":    job.ErrBudget,
+		"ErrClosed":    job.ErrClosed,
+	}
+	seen := map[error]string{}
+	for name, err := range sentinels {
+		if !strings.HasPrefix(err.Error(), "job: ") {
+			t.Errorf("%s.Error() = %q, want prefix %q", name, err.Error(), "job: ")
+		}
+		if other, dup := seen[err]; dup {
+			t.Errorf("%s and %s are the same error", name, other)
+		}
+		seen[err] = name
+	}
+	if !strings.Contains(job.ErrBudget.Error(), "client-side") {
+		t.Errorf("ErrBudget.Error() = %q, want it to say the limit is client-side", job.ErrBudget.Error())
+	}
+}
+
+func TestPermanentNil(t *testing.T) {
+	if err := job.Permanent(nil); err != nil {
+		t.Errorf("Permanent(nil) = %v, want nil", err)
+	}
+}
+
+func TestRetryAfterNil(t *testing.T) {
+	if err := job.RetryAfter(nil, time.Second); err != nil {
+		t.Errorf("RetryAfter(nil, 1s) = %v, want nil", err)
+	}
+}
+
+func TestSteeringErrorsKeepTheError(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"Permanent", job.Permanent(io.EOF)},
+		{"RetryAfter", job.RetryAfter(io.EOF, time.Second)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, io.EOF) {
+				t.Errorf("errors.Is(%s(EOF), EOF) = false, want true", tt.name)
+			}
+			if got := tt.err.Error(); got != "EOF" {
+				t.Errorf("%s(EOF).Error() = %q, want %q", tt.name, got, "EOF")
+			}
+		})
+	}
+}

@@ -1,0 +1,146 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/rebound-go/rebound/internal/core"
+	"github.com/rebound-go/rebound/job"
+)
+
+// Budget configures a retry budget (WithRetryBudget), in the manner of
+// Finagle's RetryBudget and gRPC's retry throttling: retries may add at most
+// Ratio of the first attempts' load, plus a floor of MinPerSecond.
+//
+// Each first attempt deposits Ratio tokens; each retry withdraws one token
+// when it is scheduled; deposits expire after Window. A reserve of
+// MinPerSecond*Window tokens (refilled as deposits expire) lets a quiet
+// service retry at all. A retry the budget denies is not attempted: the job
+// gives up with job.ErrBudget, a client-side limit.
+//
+// Worked example: Budget{Ratio: 0.1, MinPerSecond: 10, Window: 10s} over a
+// steady 1,000 requests per second. Over any 10 s the first attempts deposit
+// 10,000*0.1 = 1,000 tokens and the reserve adds 10*10 = 100: at most 1,100
+// retries per 10 s, 110 per second, an 11% retry load at most. When the
+// backend fails every request, 89% of the would-be retries are denied
+// instead of tripling the load on it; at 5 requests per second, 10.5 retries
+// per second are allowed, so a quiet service still retries every failure.
+type Budget struct {
+	Ratio        float64       // tokens per first attempt, in [0, 1000]; 0.1 allows retries of 10% of requests
+	MinPerSecond float64       // retries always allowed per second; >= 0
+	Window       time.Duration // how long a deposit counts; 0 means 10s
+}
+
+// WithRetryBudget limits retries scheduler-wide, and per key for keyed jobs
+// (a retry needs a token from both). It panics if Ratio is outside [0, 1000],
+// MinPerSecond < 0, either is NaN, or Window < 0.
+func WithRetryBudget(b Budget) Option {
+	if !(b.Ratio >= 0 && b.Ratio <= 1000) || !(b.MinPerSecond >= 0) || math.IsInf(b.MinPerSecond, 0) || b.Window < 0 {
+		panic(fmt.Sprintf("scheduler: WithRetryBudget: invalid %+v (Ratio in [0, 1000], MinPerSecond >= 0, Window >= 0)", b))
+	}
+	if b.Window == 0 {
+		b.Window = 10 * time.Second
+	}
+	return optionFunc(func(c *config) {
+		c.budget = &budget{Budget: b, slot: int64(b.Window) / slots}
+	})
+}
+
+// slots is the number of time slices a budget window is kept in.
+const slots = 10
+
+// budget is the configuration; bucket the state, scheduler-wide or per key.
+type budget struct {
+	Budget
+	slot int64 // length of one slice, in scheduler time
+}
+
+// bucket is a windowed token balance: the net deposits of the last Window,
+// kept in slices of Window/slots, plus the reserve. Guarded by the
+// scheduler's lock.
+type bucket struct {
+	cfg   *budget
+	net   [slots]float64
+	epoch [slots]int64 // which slice each entry holds
+}
+
+func newBucket(cfg *budget) *bucket { return &bucket{cfg: cfg} }
+
+// at returns the entry for time now, clearing it if it held an old slice.
+func (b *bucket) at(now int64) *float64 {
+	n := now / max(b.cfg.slot, 1)
+	i := n % slots
+	if b.epoch[i] != n {
+		b.epoch[i], b.net[i] = n, 0
+	}
+	return &b.net[i]
+}
+
+// balance returns the tokens available at now.
+func (b *bucket) balance(now int64) float64 {
+	n := now / max(b.cfg.slot, 1)
+	sum := b.cfg.MinPerSecond * b.cfg.Window.Seconds()
+	for i := range b.net {
+		if n-b.epoch[i] < slots {
+			sum += b.net[i]
+		}
+	}
+	return sum
+}
+
+func (b *bucket) deposit(now int64)  { *b.at(now) += b.cfg.Ratio }
+func (b *bucket) withdraw(now int64) { *b.at(now)-- }
+
+// deposit records a first attempt of t. Called with mu.
+func (s *Scheduler) deposit(t *core.Task) {
+	if s.budget == nil {
+		return
+	}
+	now := s.now()
+	s.globalBucket().deposit(now)
+	if ks, _ := t.Gate.(*keyState); ks != nil {
+		s.keyBucket(ks).deposit(now)
+	}
+}
+
+// spend asks the budget for a retry of t and withdraws its token. It reports
+// false when the budget (scheduler-wide or the key's) denies it.
+func (s *Scheduler) spend(t *core.Task) bool {
+	if s.budget == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	g := s.globalBucket()
+	var kb *bucket
+	if ks, _ := t.Gate.(*keyState); ks != nil {
+		kb = s.keyBucket(ks)
+	}
+	if g.balance(now) < 1 || (kb != nil && kb.balance(now) < 1) {
+		return false
+	}
+	g.withdraw(now)
+	if kb != nil {
+		kb.withdraw(now)
+	}
+	return true
+}
+
+func (s *Scheduler) globalBucket() *bucket {
+	if s.global == nil {
+		s.global = newBucket(s.budget)
+	}
+	return s.global
+}
+
+func (s *Scheduler) keyBucket(ks *keyState) *bucket {
+	if ks.budget == nil {
+		ks.budget = newBucket(s.budget)
+	}
+	return ks.budget
+}
+
+func isBudget(err error) bool { return errors.Is(err, job.ErrBudget) }

@@ -1,0 +1,114 @@
+package scheduler
+
+import (
+	"context"
+
+	"github.com/rebound-go/rebound/internal/core"
+)
+
+// watch is the one registration the scheduler keeps per distinct job context
+// (per Done channel): the jobs under it, in a list through Task.Next/Prev,
+// and one context.AfterFunc. Canceling a context that a million jobs share
+// runs one callback, not a million goroutines.
+type watch struct {
+	ctx  context.Context
+	head *core.Task
+	n    int
+	stop func() bool
+}
+
+// watchCtx registers t with its context's watch. Called with mu.
+func (s *Scheduler) watchCtx(t *core.Task) {
+	done := t.Ctx.Done()
+	if done == nil {
+		return // never canceled
+	}
+	w := s.watches[done]
+	if w == nil {
+		w = &watch{ctx: t.Ctx}
+		s.watches[done] = w
+		s.callbacks.Add(1)
+		w.stop = context.AfterFunc(t.Ctx, func() {
+			defer s.callbacks.Done()
+			s.ctxDone(done)
+		})
+	}
+	t.Watch = w
+	t.Prev, t.Next = nil, w.head
+	if w.head != nil {
+		w.head.Prev = t
+	}
+	w.head = t
+	w.n++
+}
+
+// unwatch removes t from its context's watch, dropping the watch when it is
+// empty. Called with mu.
+func (s *Scheduler) unwatch(t *core.Task) {
+	w, _ := t.Watch.(*watch)
+	if w == nil {
+		return
+	}
+	t.Watch = nil
+	if t.Prev != nil {
+		t.Prev.Next = t.Next
+	} else {
+		w.head = t.Next
+	}
+	if t.Next != nil {
+		t.Next.Prev = t.Prev
+	}
+	t.Prev, t.Next = nil, nil
+	w.n--
+	if w.n == 0 {
+		if s.watches[w.ctx.Done()] == w {
+			delete(s.watches, w.ctx.Done())
+		}
+		if w.stop() {
+			s.callbacks.Done() // the callback will never run
+		}
+	}
+}
+
+// ctxDone cancels every job under a context that has ended.
+func (s *Scheduler) ctxDone(done <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.watches[done]
+	if w == nil {
+		return
+	}
+	cause := context.Cause(w.ctx)
+	for t := w.head; t != nil; {
+		next := t.Next
+		s.cancel(t, cause)
+		t = next
+	}
+}
+
+// canceler is how job.Future.Cancel reaches the scheduler.
+type canceler Scheduler
+
+func (c *canceler) Cancel(t *core.Task) {
+	s := (*Scheduler)(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancel(t, context.Canceled)
+}
+
+// cancel ends t with cause: at once when it is queued, waiting or parked;
+// when it is running, by canceling its attempt's context (it ends when the
+// attempt returns). Called with mu.
+func (s *Scheduler) cancel(t *core.Task, cause error) {
+	switch t.State {
+	case sQueued, sParked, sGated:
+		s.finish(t, t.Fail(cause), endCanceled, true)
+	case sRunning:
+		if t.Stop == nil {
+			t.Stop = cause
+		}
+		if t.Cur != nil {
+			t.Cur.Cancel(context.Canceled)
+		}
+	}
+}

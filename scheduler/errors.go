@@ -1,0 +1,15 @@
+package scheduler
+
+import "errors"
+
+var (
+	// ErrQueueFull is returned by TrySubmit and TryGo when the scheduler
+	// holds as many jobs as WithQueueSize allows.
+	ErrQueueFull = errors.New("scheduler: queue full")
+
+	// ErrAbandoned is the Last error of a job whose attempt was abandoned:
+	// it ignored its context for WithGrace after its AttemptTimeout, or was
+	// still running when Shutdown or Close gave up waiting. Its goroutine
+	// ends when the operation returns; its result is discarded.
+	ErrAbandoned = errors.New("scheduler: attempt abandoned: the operation did not return after its context was canceled")
+)

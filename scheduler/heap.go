@@ -1,0 +1,81 @@
+package scheduler
+
+import "github.com/rebound-go/rebound/internal/core"
+
+// timerHeap is a min-heap of parked tasks by Due; each task knows its index,
+// so removal is O(log n). Not safe for concurrent use: the scheduler's lock
+// guards it.
+type timerHeap []*core.Task
+
+func (h timerHeap) less(i, j int) bool { return h[i].Due < h[j].Due }
+
+func (h timerHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].Index = i
+	h[j].Index = j
+}
+
+func (h *timerHeap) push(t *core.Task) {
+	t.Index = len(*h)
+	*h = append(*h, t)
+	h.up(t.Index)
+}
+
+// popMin removes and returns the earliest task.
+func (h *timerHeap) popMin() *core.Task {
+	return h.remove(0)
+}
+
+// remove removes the task at index i.
+func (h *timerHeap) remove(i int) *core.Task {
+	old := *h
+	n := len(old) - 1
+	t := old[i]
+	if i != n {
+		h.swap(i, n)
+	}
+	old[n] = nil
+	*h = old[:n]
+	if i != n {
+		if !h.down(i) {
+			h.up(i)
+		}
+	}
+	t.Index = -1
+	if n == 0 && cap(old) > 1024 {
+		*h = nil // let a burst's array go
+	}
+	return t
+}
+
+func (h timerHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h timerHeap) down(i int) bool {
+	start := i
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		j := l
+		if r := l + 1; r < n && h.less(r, l) {
+			j = r
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > start
+}

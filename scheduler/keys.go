@@ -1,0 +1,199 @@
+package scheduler
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/rebound-go/rebound/internal/core"
+)
+
+// keyState is what the scheduler keeps about one key while the key is in
+// use: running attempts, jobs waiting for a slot, a Retry-After pause, and
+// the key's retry budget. It is dropped as soon as the key is idle (nothing
+// running or waiting, no pause), so a scraper touching millions of hosts
+// keeps state only for the hosts it is working on; a dropped key's budget
+// starts full again.
+type keyState struct {
+	running int
+	waiting queue
+	paused  int64 // scheduler time the pause ends; 0: none
+	budget  *bucket
+}
+
+// WithKeyLimit bounds the attempts of one key (job.Key) running at once.
+// Jobs of a saturated key wait without holding a worker, and jobs of other
+// keys run past them. 0 means no limit (the default). It panics if n < 0.
+func WithKeyLimit(n int) Option {
+	if n < 0 {
+		panic(fmt.Sprintf("scheduler: WithKeyLimit must be >= 0 (0 means none), got %d", n))
+	}
+	return optionFunc(func(c *config) { c.keyLimit = n })
+}
+
+// key returns t's key state, creating it. Called with mu.
+func (s *Scheduler) key(k string) *keyState {
+	ks := s.keys[k]
+	if ks == nil {
+		ks = &keyState{}
+		s.keys[k] = ks
+	}
+	return ks
+}
+
+// gate decides whether queued task t may run now; if not, it parks t (its
+// key is paused) or makes it wait for a slot of its key. A task that holds a
+// slot already (t.Gate set) passes. Called with mu.
+func (s *Scheduler) gate(t *core.Task) bool {
+	if t.Key == "" {
+		return true
+	}
+	ks, _ := t.Gate.(*keyState)
+	if ks == nil {
+		ks = s.key(t.Key)
+	}
+	if ks.paused != 0 {
+		if now := s.now(); now < ks.paused {
+			if t.Gate != nil { // it held a slot: give it back
+				t.Gate = nil
+				ks.running--
+			}
+			s.parkAt(t, s.resumeAt(ks, now, t))
+			return false
+		}
+		ks.paused = 0
+	}
+	if t.Gate != nil {
+		return true
+	}
+	if s.cfg.keyLimit > 0 && ks.running >= s.cfg.keyLimit {
+		t.State = sGated
+		ks.waiting.push(t)
+		return false
+	}
+	ks.running++
+	t.Gate = ks
+	return true
+}
+
+// resumeAt spreads the jobs of a key whose pause ends: each resumes at a
+// random point in the first quarter of the pause's length after its end (at
+// most 5s), so that a pause does not end in a burst. Called with mu.
+func (s *Scheduler) resumeAt(ks *keyState, now int64, t *core.Task) int64 {
+	spread := min((ks.paused-now)/4, int64(5*time.Second))
+	if spread <= 0 {
+		return ks.paused
+	}
+	var r int64
+	if t.Rand != nil {
+		r = t.Rand.Int64N(spread + 1)
+	} else {
+		r = rand.Int64N(spread + 1)
+	}
+	return ks.paused + r
+}
+
+// release gives back the key slot t held for its attempt and records a
+// Retry-After hint as a pause of the key; it lets the next waiting job of
+// the key run and drops the key's state once it is idle. Called with mu.
+func (s *Scheduler) release(t *core.Task) {
+	ks, _ := t.Gate.(*keyState)
+	if ks == nil {
+		return
+	}
+	t.Gate = nil
+	ks.running--
+	if t.HasHint && t.Hint > 0 {
+		if end := s.dueAfter(t.Hint); end > ks.paused {
+			ks.paused = end
+		}
+		s.st.Pauses++
+	}
+	s.admitWaiting(ks)
+	s.dropIfIdle(t.Key, ks)
+}
+
+// releaseAbandoned releases an abandoned task's slot. Called with mu.
+func (s *Scheduler) releaseAbandoned(t *core.Task) { s.release(t) }
+
+// admitWaiting moves waiting jobs of ks to the ready queue while ks has free
+// slots, each holding its slot. Called with mu.
+func (s *Scheduler) admitWaiting(ks *keyState) {
+	for ks.waiting.len() > 0 && (s.cfg.keyLimit == 0 || ks.running < s.cfg.keyLimit) {
+		w := ks.waiting.pop()
+		if w.State != sGated {
+			continue // canceled while waiting
+		}
+		if ks.paused != 0 && s.now() < ks.paused {
+			// Paused: it waits on the heap instead, without a slot.
+			s.parkAt(w, s.resumeAt(ks, s.now(), w))
+			continue
+		}
+		ks.running++
+		w.Gate = ks
+		w.State = sQueued
+		s.ready.push(w)
+		s.signal()
+	}
+}
+
+// dropIfIdle forgets an idle key. Called with mu.
+func (s *Scheduler) dropIfIdle(k string, ks *keyState) {
+	if ks.running > 0 || ks.waiting.len() > 0 {
+		return
+	}
+	if ks.paused != 0 {
+		if s.now() < ks.paused {
+			return
+		}
+		ks.paused = 0
+	}
+	delete(s.keys, k)
+}
+
+// pausedUntil returns how long t's key stays paused. Called with mu.
+func (s *Scheduler) pausedUntil(t *core.Task) (time.Duration, bool) {
+	ks, _ := t.Gate.(*keyState)
+	if ks == nil {
+		ks = s.keys[t.Key]
+	}
+	if ks == nil || ks.paused == 0 {
+		return 0, false
+	}
+	d := ks.paused - s.now()
+	return time.Duration(d), d > 0
+}
+
+// sweepKeys drops keys left idle with an expired pause. Called with mu.
+func (s *Scheduler) sweepKeys() {
+	for k, ks := range s.keys {
+		s.dropIfIdle(k, ks)
+	}
+}
+
+// KeyStats is a snapshot of one key.
+type KeyStats struct {
+	Running int           // attempts of the key running
+	Waiting int           // jobs waiting for a slot of the key (WithKeyLimit)
+	Paused  time.Duration // how long the key stays paused by a Retry-After hint; 0: not paused
+	Budget  float64       // retries the key's budget allows now (WithRetryBudget); 0 without a budget
+}
+
+// Key returns a snapshot of key k, and false when the scheduler keeps no
+// state for it (the key is idle).
+func (s *Scheduler) Key(k string) (KeyStats, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ks := s.keys[k]
+	if ks == nil {
+		return KeyStats{}, false
+	}
+	st := KeyStats{Running: ks.running, Waiting: ks.waiting.len()}
+	if ks.paused != 0 {
+		st.Paused = max(0, time.Duration(ks.paused-s.now()))
+	}
+	if ks.budget != nil {
+		st.Budget = ks.budget.balance(s.now())
+	}
+	return st, true
+}

@@ -1,0 +1,527 @@
+package scheduler
+
+import (
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/rebound-go/rebound/internal/core"
+	"github.com/rebound-go/rebound/job"
+)
+
+// Task states (core.Task.State), guarded by Scheduler.mu.
+const (
+	sNew       uint8 = iota
+	sQueued          // in the fresh or ready queue
+	sRunning         // on a worker: attempt, then judging and hooks
+	sParked          // on the timer heap
+	sGated           // waiting for its key (limit or pause)
+	sDone            // resolved (a queued tombstone is skipped)
+	sAbandoned       // resolved while its attempt still ran
+)
+
+// Scheduler runs jobs on a bounded pool of workers and parks failed attempts
+// on a timer heap until their retry is due. It is safe for concurrent use.
+// Create one with New and end it with Shutdown or Close; the zero value is
+// not usable.
+type Scheduler struct {
+	cfg      config
+	clock    clock.Clock
+	epoch    time.Time
+	defaults *core.Policy
+	admit    *semaphore.Weighted
+
+	// closing ends when intake stops; Submit calls blocked on admission
+	// watch it.
+	closing     context.Context
+	stopIntake  context.CancelFunc
+	closedFlag  atomic.Bool
+	drained     chan struct{} // closed once intake stopped and no job is left
+	stopOnce    sync.Once
+	workersDone sync.WaitGroup // attached workers and the timer goroutine
+	callbacks   sync.WaitGroup // ctx watch callbacks
+
+	mu        sync.Mutex
+	work      sync.Cond // workers wait here for work
+	fresh     queue     // new submissions
+	ready     queue     // retries due, and jobs released by their key: before fresh
+	heap      timerHeap
+	slots     []*core.Task // the task on each worker, by worker id
+	freeIDs   []int
+	idle      int // workers waiting on work
+	wakes     int // signals sent and not yet taken
+	workers   int // attached workers
+	running   int
+	inflight  int   // admitted, not resolved
+	closed    bool  // intake stopped
+	stopping  bool  // workers and the timer goroutine exit when idle
+	cancelAll error // non-nil once every job must end with it
+	timerOn   bool
+	armed     int64 // the due time the heap's timer is armed for; -1: none
+	wake      chan struct{}
+	watches   map[<-chan struct{}]*watch
+	settle    []chan struct{}
+	keys      map[string]*keyState
+	budget    *budget
+	global    *bucket
+	st        Stats
+}
+
+// New returns a Scheduler configured by opts (see the With* options for the
+// defaults). Its goroutines start as work arrives.
+func New(opts ...Option) *Scheduler {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	s := &Scheduler{
+		cfg:      cfg,
+		clock:    cfg.clock,
+		admit:    semaphore.NewWeighted(int64(cfg.queueSize)),
+		drained:  make(chan struct{}),
+		slots:    make([]*core.Task, cfg.workers),
+		armed:    -1,
+		wake:     make(chan struct{}, 1),
+		watches:  make(map[<-chan struct{}]*watch),
+		keys:     make(map[string]*keyState),
+		defaults: core.Default,
+		budget:   cfg.budget,
+	}
+	s.epoch = s.clock.Now()
+	s.work.L = &s.mu
+	s.closing, s.stopIntake = context.WithCancel(context.Background())
+	for i := cfg.workers - 1; i >= 0; i-- {
+		s.freeIDs = append(s.freeIDs, i)
+	}
+	if len(cfg.defaults) > 0 {
+		var b core.Builder
+		b.Reset(nil)
+		for _, o := range cfg.defaults {
+			core.ApplyOption(o, &b)
+		}
+		s.defaults = b.Policy()
+	}
+	return s
+}
+
+// now is the scheduler's time: nanoseconds since New on its clock
+// (monotonic with the real clock).
+func (s *Scheduler) now() int64 { return int64(s.clock.Since(s.epoch)) }
+
+// dueAfter returns now+d, saturating.
+func (s *Scheduler) dueAfter(d time.Duration) int64 {
+	now := s.now()
+	if d > 0 && now > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return now + int64(d)
+}
+
+// resolve turns a job's options into its policy and per-job data, sharing a
+// lone *job.Policy without allocating.
+func (s *Scheduler) resolve(opts []job.Option) (p *core.Policy, key string, info core.OptInfo) {
+	var shared *core.Shared
+	slow := false
+	for _, o := range opts {
+		in := core.Inspect(o)
+		switch in.Kind {
+		case core.KindShared:
+			if shared != nil {
+				slow = true
+			}
+			shared = in.Shared
+		case core.KindKey:
+			key = in.Key
+		case core.KindRand:
+			info.Rand = in.Rand
+		case core.KindField:
+			slow = true
+		}
+	}
+	if info.Rand == nil {
+		info.Rand = s.cfg.rand
+	}
+	switch {
+	case slow:
+		b := new(core.Builder)
+		b.Reset(s.defaults)
+		for _, o := range opts {
+			core.ApplyOption(o, b)
+		}
+		return b.Policy(), key, info
+	case shared != nil:
+		return shared.Over(s.defaults), key, info
+	}
+	return s.defaults, key, info
+}
+
+// signal makes sure a worker will take the work just queued. Called with mu.
+func (s *Scheduler) signal() {
+	if s.idle > s.wakes {
+		s.wakes++
+		s.work.Signal()
+		return
+	}
+	if s.workers < s.cfg.workers && len(s.freeIDs) > 0 {
+		s.spawn()
+	}
+}
+
+// spawn starts a worker. Called with mu.
+func (s *Scheduler) spawn() {
+	id := s.freeIDs[len(s.freeIDs)-1]
+	s.freeIDs = s.freeIDs[:len(s.freeIDs)-1]
+	s.workers++
+	s.workersDone.Add(1)
+	go s.worker(id)
+}
+
+// take returns the next task to run, retries first, or nil. Called with mu.
+func (s *Scheduler) take() *core.Task {
+	for {
+		t := s.ready.pop()
+		if t == nil {
+			t = s.fresh.pop()
+		}
+		if t == nil {
+			return nil
+		}
+		if t.State != sQueued {
+			continue // canceled while queued
+		}
+		if s.gate(t) {
+			return t
+		}
+	}
+}
+
+// worker runs attempts until the scheduler stops. A worker whose attempt is
+// abandoned leaves (its slot goes to a replacement) when the attempt
+// returns.
+func (s *Scheduler) worker(id int) {
+	s.mu.Lock()
+	for {
+		t := s.take()
+		if t == nil {
+			if s.stopping {
+				s.workers--
+				s.freeIDs = append(s.freeIDs, id)
+				s.mu.Unlock()
+				s.workersDone.Done()
+				return
+			}
+			s.idle++
+			s.checkSettled()
+			s.work.Wait()
+			s.idle--
+			if s.wakes > 0 {
+				s.wakes--
+			}
+			continue
+		}
+		if !s.runOne(id, t) {
+			return // abandoned: mu is not held
+		}
+	}
+}
+
+// runOne runs one attempt of t and acts on its verdict. Called with mu, and
+// returns with mu held, unless t was abandoned meanwhile: then it returns
+// false without mu, and the calling worker must exit.
+func (s *Scheduler) runOne(id int, t *core.Task) bool {
+	if stop := s.stopOf(t); stop != nil {
+		s.finish(t, t.Fail(stop), endCanceled, true)
+		return true
+	}
+	if dl, ok := t.Deadline(); ok && !s.clock.Now().Before(dl) {
+		s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
+		return true
+	}
+	n := t.Begin()
+	if n == 1 && s.budget != nil {
+		s.deposit(t)
+	}
+	ac := &t.First
+	if n > 1 {
+		ac = new(core.AttemptCtx)
+	}
+	t.State, t.Cur = sRunning, ac
+	s.slots[id] = t
+	s.running++
+	s.mu.Unlock()
+
+	dl, _ := t.AttemptDeadline()
+	ac.Start(t.Ctx, n, dl, s.clock, false)
+	var watchdog *clock.Timer
+	if to := t.Policy.AttemptTimeout; to > 0 {
+		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
+	}
+	retryValue, err := t.Attempt(ac)
+	ac.End()
+	if watchdog != nil {
+		watchdog.Stop()
+	}
+
+	s.mu.Lock()
+	if t.State == sAbandoned {
+		s.mu.Unlock()
+		return false
+	}
+	t.Cur = nil
+	stop := s.stopOf(t)
+	s.mu.Unlock()
+
+	verdict, wait, reason := t.Judge(err, retryValue, stop)
+	var final error
+	switch verdict {
+	case core.Succeed:
+		t.Succeeded()
+	case core.GiveUp:
+		final = t.Fail(reason)
+		t.GaveUp(final)
+		s.logGiveUp(t, final)
+	case core.Retry:
+		if !s.spend(t) {
+			verdict, final = core.GiveUp, t.Fail(job.ErrBudget)
+			t.GaveUp(final)
+			s.logGiveUp(t, final)
+			break
+		}
+		t.Retrying(wait)
+		s.logRetry(t, wait)
+	}
+
+	s.mu.Lock()
+	if t.State == sAbandoned {
+		s.mu.Unlock()
+		return false
+	}
+	s.slots[id] = nil
+	s.running--
+	switch verdict {
+	case core.Succeed:
+		s.finish(t, nil, endSucceeded, true)
+	case core.GiveUp:
+		kind := endGaveUp
+		if reason == stop && stop != nil {
+			kind = endCanceled
+		}
+		s.finish(t, final, kind, true)
+	case core.Retry:
+		s.park(t, wait)
+	}
+	s.release(t)
+	return true
+}
+
+// stopOf returns why t must stop now, or nil. Called with mu.
+func (s *Scheduler) stopOf(t *core.Task) error {
+	if t.Stop != nil {
+		return t.Stop
+	}
+	if s.cancelAll != nil {
+		return s.cancelAll
+	}
+	return core.Cause(t.Ctx)
+}
+
+// park puts t on the timer heap until its retry is due. Called with mu.
+func (s *Scheduler) park(t *core.Task, wait time.Duration) {
+	if stop := s.stopOf(t); stop != nil {
+		s.finish(t, t.Fail(stop), endCanceled, true)
+		return
+	}
+	s.st.Retried++
+	if until, paused := s.pausedUntil(t); paused {
+		wait = max(wait, until)
+	}
+	if wait <= 0 {
+		t.State = sQueued
+		s.ready.push(t)
+		s.signal()
+		return
+	}
+	s.parkAt(t, s.dueAfter(wait))
+}
+
+// parkAt puts t on the heap due at due. Called with mu.
+func (s *Scheduler) parkAt(t *core.Task, due int64) {
+	t.State, t.Due = sParked, due
+	s.heap.push(t)
+	if !s.timerOn {
+		s.timerOn = true
+		s.workersDone.Add(1)
+		go s.timerLoop()
+	}
+	if t.Index == 0 && (s.armed < 0 || due < s.armed) {
+		s.wakeTimer()
+	}
+}
+
+func (s *Scheduler) wakeTimer() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// timerLoop owns the heap's one timer: it arms it for the earliest due task
+// and, when it fires, moves every due task to the ready queue. It runs no
+// user code.
+func (s *Scheduler) timerLoop() {
+	defer s.workersDone.Done()
+	var tm *clock.Timer
+	var tc <-chan time.Time
+	for {
+		s.mu.Lock()
+		now := s.now()
+		for len(s.heap) > 0 && s.heap[0].Due <= now {
+			t := s.heap.popMin()
+			t.State = sQueued
+			s.ready.push(t)
+			s.signal()
+		}
+		next := int64(-1)
+		if len(s.heap) > 0 {
+			next = s.heap[0].Due
+		}
+		if s.stopping {
+			s.armed = -1
+			s.mu.Unlock()
+			if tm != nil {
+				tm.Stop()
+			}
+			return
+		}
+		s.mu.Unlock()
+
+		switch {
+		case next < 0:
+			if tm != nil {
+				tm.Stop()
+			}
+			tc = nil
+		case tm == nil:
+			tm = s.clock.Timer(time.Duration(next - now))
+			tc = tm.C
+		default:
+			tm.Stop()
+			tm.Reset(time.Duration(next - now))
+			tc = tm.C
+		}
+		s.mu.Lock()
+		s.armed = next
+		s.checkSettled()
+		s.mu.Unlock()
+
+		select {
+		case <-tc:
+		case <-s.wake:
+		}
+	}
+}
+
+// End kinds, for Stats.
+const (
+	endSucceeded = iota
+	endGaveUp
+	endCanceled
+	endBudget
+)
+
+// finish resolves t and does the bookkeeping of a job that ended. Called
+// with mu. keep: the last attempt has returned (its value may be kept).
+func (s *Scheduler) finish(t *core.Task, err error, kind int, keep bool) {
+	if t.State == sParked {
+		s.heap.remove(t.Index)
+	}
+	t.State = sDone
+	s.unwatch(t)
+	s.release(t)
+	if !t.Resolve(err, keep) {
+		return
+	}
+	s.inflight--
+	switch kind {
+	case endSucceeded:
+		s.st.Succeeded++
+	case endGaveUp:
+		s.st.GaveUp++
+		if isBudget(err) {
+			s.st.BudgetDenied++
+		}
+	case endCanceled:
+		s.st.Canceled++
+	}
+	s.admit.Release(1)
+	if s.closed && s.inflight == 0 {
+		s.closeDrained()
+	}
+	s.checkSettled()
+}
+
+func (s *Scheduler) closeDrained() {
+	select {
+	case <-s.drained:
+	default:
+		close(s.drained)
+	}
+}
+
+// overrun abandons attempt n of t if it is still running past its
+// AttemptTimeout plus the grace, and gives its worker slot to a new worker.
+func (s *Scheduler) overrun(t *core.Task, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.State != sRunning || t.Attempts() != n {
+		return
+	}
+	s.abandon(t, job.ErrDeadline)
+}
+
+// abandon resolves running task t without waiting for its attempt, detaches
+// its worker and, unless stopping, starts a replacement. Called with mu.
+func (s *Scheduler) abandon(t *core.Task, reason error) {
+	id := -1
+	for i, r := range s.slots {
+		if r == t {
+			id = i
+			break
+		}
+	}
+	if id < 0 {
+		return
+	}
+	s.slots[id] = nil
+	s.running--
+	s.workers--
+	s.freeIDs = append(s.freeIDs, id)
+	s.workersDone.Done() // the goroutine leaves when the attempt returns
+	s.st.Abandoned++
+	s.unwatch(t)
+	t.State = sAbandoned
+	var elapsed time.Duration
+	if t.Policy.NeedsTime() {
+		elapsed = t.Elapsed() // otherwise the worker may be setting the start
+	}
+	if t.Resolve(core.MakeError(reason, ErrAbandoned, t.Attempts(), elapsed), false) {
+		s.inflight--
+		s.st.Canceled++
+		s.admit.Release(1)
+		if s.closed && s.inflight == 0 {
+			s.closeDrained()
+		}
+	}
+	s.releaseAbandoned(t)
+	if !s.stopping && (s.fresh.len() > 0 || s.ready.len() > 0) {
+		s.spawn()
+	}
+	s.checkSettled()
+}

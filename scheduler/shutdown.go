@@ -1,0 +1,134 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	"github.com/rebound-go/rebound/internal/core"
+	"github.com/rebound-go/rebound/job"
+)
+
+// Shutdown stops intake and waits for every job to end: running, queued and
+// parked jobs run to their end (parked ones when their retry is due). It
+// returns nil once they all have. Submit after Shutdown has begun returns a
+// future resolved with job.ErrClosed.
+//
+// When ctx ends first, Shutdown cancels every job left: queued and parked
+// jobs end at once, running attempts see their context canceled. Their
+// errors have Reason job.ErrClosed and keep the last attempt's error. It
+// then waits at most WithGrace for the running attempts to return; attempts
+// still running are abandoned: their futures resolve with Reason
+// job.ErrClosed and Last ErrAbandoned, Stats counts them, and their
+// goroutines end when the operation returns. Shutdown then returns ctx's
+// error.
+//
+// Otherwise no goroutine of the scheduler survives Shutdown. It may be
+// called more than once, and concurrently with Close.
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	s.stopIntakeNow()
+	var err error
+	var stop <-chan struct{}
+	if ctx != nil {
+		stop = ctx.Done()
+	}
+	select {
+	case <-s.drained:
+	case <-stop:
+		err = ctx.Err()
+		s.cancelEverything(job.ErrClosed)
+		s.waitGrace()
+	}
+	s.stopWorkers()
+	return err
+}
+
+// Close is Shutdown with a context that has already ended: it cancels every
+// job now, waits at most WithGrace for running attempts, abandons the rest
+// and returns. Its error is always nil.
+func (s *Scheduler) Close() error {
+	s.stopIntakeNow()
+	s.cancelEverything(job.ErrClosed)
+	s.waitGrace()
+	s.stopWorkers()
+	return nil
+}
+
+func (s *Scheduler) stopIntakeNow() {
+	s.mu.Lock()
+	s.closed = true
+	s.closedFlag.Store(true)
+	if s.inflight == 0 {
+		s.closeDrained()
+	}
+	s.mu.Unlock()
+	s.stopIntake()
+}
+
+// cancelEverything ends every job with reason: queued, waiting and parked at
+// once, running ones when their attempt returns.
+func (s *Scheduler) cancelEverything(reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancelAll == nil {
+		s.cancelAll = reason
+	}
+	var all []*core.Task
+	for len(s.heap) > 0 {
+		all = append(all, s.heap.popMin())
+	}
+	for _, q := range []*queue{&s.ready, &s.fresh} {
+		for t := q.pop(); t != nil; t = q.pop() {
+			all = append(all, t)
+		}
+	}
+	for _, ks := range s.keys {
+		for t := ks.waiting.pop(); t != nil; t = ks.waiting.pop() {
+			all = append(all, t)
+		}
+	}
+	for _, t := range all {
+		if t.State == sParked {
+			t.State = sQueued // already off the heap
+		}
+		s.cancel(t, reason)
+	}
+	for _, t := range s.slots {
+		if t != nil {
+			s.cancel(t, reason)
+		}
+	}
+}
+
+// waitGrace waits until every job has ended or the grace has passed, and
+// then abandons the attempts still running. The grace is real time, not the
+// scheduler's clock: it bounds how long user code can hold up Shutdown.
+func (s *Scheduler) waitGrace() {
+	if s.cfg.grace > 0 {
+		tm := time.NewTimer(s.cfg.grace)
+		defer tm.Stop()
+		select {
+		case <-s.drained:
+			return
+		case <-tm.C:
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.slots {
+		if t != nil {
+			s.abandon(t, job.ErrClosed)
+		}
+	}
+}
+
+// stopWorkers lets the workers and the timer goroutine exit, and waits for
+// them and for context callbacks in flight.
+func (s *Scheduler) stopWorkers() {
+	s.mu.Lock()
+	s.stopping = true
+	s.work.Broadcast()
+	s.wakeTimer()
+	s.mu.Unlock()
+	s.workersDone.Wait()
+	s.callbacks.Wait()
+}

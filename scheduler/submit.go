@@ -1,0 +1,132 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+
+	"github.com/rebound-go/rebound/internal/core"
+	"github.com/rebound-go/rebound/job"
+)
+
+// Submit submits op as a job and returns its future. It blocks only while the
+// scheduler holds as many jobs as WithQueueSize allows, until room frees up,
+// ctx is done, or the scheduler shuts down; in the last two cases the
+// returned future is already resolved (Reason: ctx's cause, or
+// job.ErrClosed) and no attempt is made. On a scheduler that is shut down it
+// returns at once with such a future.
+//
+// ctx is the job's context: its end cancels the job (a parked job at once),
+// and its deadline bounds the job like MaxElapsed. opts apply over the
+// scheduler's WithDefaults; passing one *job.Policy (and a job.Key) is the
+// cheap path. Submit panics if s, ctx or op is nil, or if a RetryOnResult
+// predicate is for another type than T.
+func Submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts ...job.Option) *job.Future[T] {
+	f, _ := submit(s, ctx, op, opts, true)
+	return f
+}
+
+// TrySubmit is Submit that never blocks: when the scheduler is full it
+// returns nil and ErrQueueFull.
+func TrySubmit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts ...job.Option) (*job.Future[T], error) {
+	return submit(s, ctx, op, opts, false)
+}
+
+// Go is Submit for an operation that returns only an error.
+func (s *Scheduler) Go(ctx context.Context, op func(context.Context) error, opts ...job.Option) *job.Future[struct{}] {
+	f, _ := submit(s, ctx, errOnly(op), opts, true)
+	return f
+}
+
+// TryGo is TrySubmit for an operation that returns only an error.
+func (s *Scheduler) TryGo(ctx context.Context, op func(context.Context) error, opts ...job.Option) (*job.Future[struct{}], error) {
+	return submit(s, ctx, errOnly(op), opts, false)
+}
+
+func errOnly(op func(context.Context) error) func(context.Context) (struct{}, error) {
+	if op == nil {
+		return nil
+	}
+	return func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) }
+}
+
+func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts []job.Option, block bool) (*job.Future[T], error) {
+	switch {
+	case s == nil:
+		panic("scheduler: Submit to a nil *Scheduler")
+	case ctx == nil:
+		panic("scheduler: Submit with a nil context")
+	case op == nil:
+		panic("scheduler: Submit of a nil operation")
+	}
+	p, key, info := s.resolve(opts)
+	f := core.NewFuture(ctx, op, p, key, s.clock, info.Rand, (*canceler)(s))
+	t := f.Task()
+	if err := s.admitOne(ctx, block); err != nil {
+		if errors.Is(err, ErrQueueFull) {
+			return nil, err
+		}
+		s.reject(t, err)
+	} else {
+		s.enqueue(t)
+	}
+	return (*job.Future[T])(f), nil
+}
+
+// admitOne takes one place in the admission bound.
+func (s *Scheduler) admitOne(ctx context.Context, block bool) error {
+	if s.closedFlag.Load() {
+		return job.ErrClosed
+	}
+	if s.admit.TryAcquire(1) {
+		return nil
+	}
+	if !block {
+		return ErrQueueFull
+	}
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(s.closing, func() { cancel(job.ErrClosed) })
+	defer stop()
+	if s.admit.Acquire(actx, 1) != nil {
+		return context.Cause(actx)
+	}
+	return nil
+}
+
+// reject resolves a job that was not admitted.
+func (s *Scheduler) reject(t *core.Task, reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Submitted++
+	s.st.Canceled++
+	t.State = sDone
+	t.Resolve(t.Fail(reason), false)
+}
+
+// enqueue queues an admitted job.
+func (s *Scheduler) enqueue(t *core.Task) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.admit.Release(1)
+		s.st.Submitted++
+		s.st.Canceled++
+		t.State = sDone
+		t.Resolve(t.Fail(job.ErrClosed), false)
+		return
+	}
+	s.st.Submitted++
+	s.inflight++
+	if cause := core.Cause(t.Ctx); cause != nil {
+		t.State = sQueued
+		s.finish(t, t.Fail(cause), endCanceled, true)
+		return
+	}
+	s.watchCtx(t)
+	t.State = sQueued
+	s.fresh.push(t)
+	s.signal()
+}
