@@ -35,11 +35,11 @@ type config struct {
 // mostly waiting on the network.
 func defaultConfig() config {
 	return config{
-		workers:   64,               // WithWorkers
-		queueSize: 10_000,           // WithQueueSize
-		clock:     clock.New(),      // WithClock: the real clock
-		grace:     5 * time.Second,  // WithGrace
-		redact:    redact.String,    // WithRedact
+		workers:   64,              // WithWorkers
+		queueSize: 10_000,          // WithQueueSize
+		clock:     clock.New(),     // WithClock: the real clock
+		grace:     5 * time.Second, // WithGrace
+		redact:    redact.String,   // WithRedact
 		// rand: nil, math/rand/v2's global source (WithRand)
 		// keyLimit: 0, no per-key limit (WithKeyLimit)
 		// budget: nil, no retry budget (WithRetryBudget)

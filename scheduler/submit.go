@@ -58,8 +58,17 @@ func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 	case op == nil:
 		panic("scheduler: Submit of a nil operation")
 	}
+	return start(s, ctx, newFuture(s, ctx, op, opts), block)
+}
+
+// newFuture makes a job's future, not yet submitted.
+func newFuture[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts []job.Option) *core.Future[T] {
 	p, key, info := s.resolve(opts)
-	f := core.NewFuture(ctx, op, p, key, s.clock, info.Rand, (*canceler)(s))
+	return core.NewFuture(ctx, op, p, key, s.clock, info.Rand, (*canceler)(s))
+}
+
+// start admits and queues f.
+func start[T any](s *Scheduler, ctx context.Context, f *core.Future[T], block bool) (*job.Future[T], error) {
 	t := f.Task()
 	if err := s.admitOne(ctx, block); err != nil {
 		if errors.Is(err, ErrQueueFull) {

@@ -20,6 +20,7 @@ type Canceler interface {
 type attempter interface {
 	attempt(ctx context.Context) (retryValue bool, err error)
 	settle(success bool)
+	notify()
 }
 
 // Task is one job as an executor sees it: the retry state, the job's
@@ -61,6 +62,11 @@ type Future[T any] struct {
 	op   func(context.Context) (T, error)
 	last T // the last attempt's value; written by the attempt's goroutine
 	val  T // the result; written before resolution
+
+	// OnDone, when set before the task is queued, is called once with the
+	// result as the task resolves, on the resolving goroutine, under the
+	// executor's lock: it must not block.
+	OnDone func(T, error)
 }
 
 // NewFuture returns a pending future for op under policy p. It panics, with
@@ -113,6 +119,12 @@ func (f *Future[T]) attempt(ctx context.Context) (retryValue bool, err error) {
 	return retryValue, err
 }
 
+func (f *Future[T]) notify() {
+	if f.OnDone != nil {
+		f.OnDone(f.val, f.task.err)
+	}
+}
+
 func (f *Future[T]) settle(success bool) {
 	if success || f.task.Policy.Result != nil {
 		f.val = f.last
@@ -138,6 +150,7 @@ func (t *Task) Resolve(err error, keep bool) bool {
 	if t.done != nil {
 		close(t.done)
 	}
+	t.self.notify()
 	return true
 }
 

@@ -1,0 +1,90 @@
+package scheduler
+
+import (
+	"context"
+	"sync"
+
+	"github.com/rebound-go/rebound/job"
+)
+
+// Result is the outcome of one input of Map.
+type Result[Out any] struct {
+	Index int // the input's index
+	Value Out
+	Err   error // nil, or the job's error (a *job.Error)
+}
+
+// Map runs fn on every input as a job on s and sends each result on the
+// returned channel as it completes, in completion order. The channel has
+// room for every result and is closed after the last one, so a reader may
+// stop early: the jobs still run to their end (cancel ctx to stop them) and
+// nothing leaks. Canceling ctx cancels the jobs not yet ended; their results
+// still arrive, with ctx's cause as Reason. When the scheduler shuts down,
+// the remaining results carry job.ErrClosed.
+//
+// Map submits from a goroutine of its own, which waits for room in the
+// scheduler (WithQueueSize) as Submit does; it returns at once. opts apply
+// to every job; one *job.Policy is the cheap path. Map panics if s, ctx or fn
+// is nil.
+func Map[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func(context.Context, In) (Out, error), opts ...job.Option) <-chan Result[Out] {
+	switch {
+	case s == nil:
+		panic("scheduler: Map on a nil *Scheduler")
+	case ctx == nil:
+		panic("scheduler: Map with a nil context")
+	case fn == nil:
+		panic("scheduler: Map of a nil function")
+	}
+	out := make(chan Result[Out], len(inputs))
+	if len(inputs) == 0 {
+		close(out)
+		return out
+	}
+	m := &mapping[In, Out]{fn: fn, out: out}
+	m.pending.Add(len(inputs))
+	go m.feed(ctx, s, inputs, opts)
+	return out
+}
+
+// MapAll is Map that waits for every result and returns them in input order.
+func MapAll[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func(context.Context, In) (Out, error), opts ...job.Option) []Result[Out] {
+	rs := make([]Result[Out], len(inputs))
+	for r := range Map(ctx, s, inputs, fn, opts...) {
+		rs[r.Index] = r
+	}
+	return rs
+}
+
+type mapping[In, Out any] struct {
+	fn      func(context.Context, In) (Out, error)
+	out     chan Result[Out]
+	pending sync.WaitGroup
+}
+
+// item is one input's job: the operation and its completion in one
+// allocation.
+type item[In, Out any] struct {
+	m   *mapping[In, Out]
+	in  In
+	idx int
+}
+
+func (it *item[In, Out]) run(ctx context.Context) (Out, error) { return it.m.fn(ctx, it.in) }
+
+func (it *item[In, Out]) done(v Out, err error) {
+	it.m.out <- Result[Out]{Index: it.idx, Value: v, Err: err}
+	it.m.pending.Done()
+}
+
+func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In, opts []job.Option) {
+	items := make([]item[In, Out], len(inputs))
+	for i := range inputs {
+		it := &items[i]
+		it.m, it.in, it.idx = m, inputs[i], i
+		f := newFuture(s, ctx, it.run, opts)
+		f.OnDone = it.done
+		start(s, ctx, f, true)
+	}
+	m.pending.Wait()
+	close(m.out)
+}
