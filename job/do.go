@@ -56,8 +56,9 @@ func run[T any](ctx context.Context, op func(context.Context) (T, error), p *cor
 	if clk == nil {
 		clk = realClock
 	}
+	env := core.Env{Clock: clk, Rand: rnd, Epoch: core.Epoch}
 	var r core.Run
-	r.Init(ctx, p, key, clk, rnd)
+	r.Init(ctx, p, key, &env)
 	var (
 		last  T
 		timer *clock.Timer
@@ -74,9 +75,9 @@ func run[T any](ctx context.Context, op func(context.Context) (T, error), p *cor
 		n := r.Begin()
 		actx := ctx
 		var ac *core.AttemptCtx
-		if dl, ok := r.AttemptDeadline(); ok || n > 1 || core.Marked(ctx) {
+		if timeout, bounded := r.AttemptTimeout(); bounded || n > 1 || core.Marked(ctx) {
 			ac = new(core.AttemptCtx)
-			ac.Start(ctx, n, dl, clk, true)
+			ac.Start(ctx, n, timeout, bounded, clk, true)
 			actx = ac
 		}
 		v, retryValue, err := call(actx, op, p)
@@ -84,16 +85,17 @@ func run[T any](ctx context.Context, op func(context.Context) (T, error), p *cor
 			ac.End()
 		}
 		last = v
-		verdict, wait, reason := r.Judge(err, retryValue, core.Cause(ctx))
-		switch verdict {
+		d := r.Judge(err, retryValue, core.Cause(ctx))
+		switch d.Verdict {
 		case core.Succeed:
 			r.Succeeded()
 			return v, nil
 		case core.GiveUp:
-			final := r.Fail(reason)
+			final := r.Fail(d.Reason)
 			r.GaveUp(final)
 			return result(p, last), final
 		}
+		wait := d.Wait
 		r.Retrying(wait)
 		if wait <= 0 {
 			continue

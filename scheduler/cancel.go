@@ -33,7 +33,7 @@ func (s *Scheduler) watchCtx(t *core.Task) {
 			s.ctxDone(done)
 		})
 	}
-	t.Watch = w
+	t.Watched = true
 	t.Prev, t.Next = nil, w.head
 	if w.head != nil {
 		w.head.Prev = t
@@ -45,11 +45,11 @@ func (s *Scheduler) watchCtx(t *core.Task) {
 // unwatch removes t from its context's watch, dropping the watch when it is
 // empty. Called with mu.
 func (s *Scheduler) unwatch(t *core.Task) {
-	w, _ := t.Watch.(*watch)
-	if w == nil {
+	if !t.Watched {
 		return
 	}
-	t.Watch = nil
+	t.Watched = false
+	w := s.watches[t.Ctx.Done()]
 	if t.Prev != nil {
 		t.Prev.Next = t.Next
 	} else {
@@ -61,9 +61,7 @@ func (s *Scheduler) unwatch(t *core.Task) {
 	t.Prev, t.Next = nil, nil
 	w.n--
 	if w.n == 0 {
-		if s.watches[w.ctx.Done()] == w {
-			delete(s.watches, w.ctx.Done())
-		}
+		delete(s.watches, t.Ctx.Done())
 		if w.stop() {
 			s.callbacks.Done() // the callback will never run
 		}
@@ -86,11 +84,8 @@ func (s *Scheduler) ctxDone(done <-chan struct{}) {
 	}
 }
 
-// canceler is how job.Future.Cancel reaches the scheduler.
-type canceler Scheduler
-
-func (c *canceler) Cancel(t *core.Task) {
-	s := (*Scheduler)(c)
+// cancelTask is how job.Future.Cancel reaches the scheduler (Task.Canceler).
+func (s *Scheduler) cancelTask(t *core.Task) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cancel(t, context.Canceled)
@@ -104,9 +99,7 @@ func (s *Scheduler) cancel(t *core.Task, cause error) {
 	case sQueued, sParked, sGated:
 		s.finish(t, t.Fail(cause), endCanceled, true)
 	case sRunning:
-		if t.Stop == nil {
-			t.Stop = cause
-		}
+		t.SetStop(cause)
 		if t.Cur != nil {
 			t.Cur.Cancel(context.Canceled)
 		}

@@ -11,14 +11,14 @@ func (h timerHeap) less(i, j int) bool { return h[i].Due < h[j].Due }
 
 func (h timerHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].Index = i
-	h[j].Index = j
+	h[i].Index = int32(i)
+	h[j].Index = int32(j)
 }
 
 func (h *timerHeap) push(t *core.Task) {
-	t.Index = len(*h)
+	t.Index = int32(len(*h))
 	*h = append(*h, t)
-	h.up(t.Index)
+	h.up(len(*h) - 1)
 }
 
 // popMin removes and returns the earliest task.

@@ -85,17 +85,31 @@ func (s *Scheduler) resumeAt(ks *keyState, now int64, t *core.Task) int64 {
 		return ks.paused
 	}
 	var r int64
-	if t.Rand != nil {
-		r = t.Rand.Int64N(spread + 1)
+	if t.Env.Rand != nil {
+		r = t.Env.Rand.Int64N(spread + 1)
 	} else {
 		r = rand.Int64N(spread + 1)
 	}
 	return ks.paused + r
 }
 
-// release gives back the key slot t held for its attempt and records a
-// Retry-After hint as a pause of the key; it lets the next waiting job of
-// the key run and drops the key's state once it is idle. Called with mu.
+// pause records a Retry-After hint from t's attempt as a pause of its key:
+// no attempt of the key starts before the hint has passed; the later end
+// wins. Called with mu.
+func (s *Scheduler) pause(t *core.Task, hint time.Duration) {
+	if hint <= 0 || t.Key == "" {
+		return
+	}
+	ks := s.key(t.Key)
+	if end := s.dueAfter(hint); end > ks.paused {
+		ks.paused = end
+	}
+	s.st.Pauses++
+}
+
+// release gives back the key slot t held for its attempt; it lets the next
+// waiting job of the key run and drops the key's state once it is idle.
+// Called with mu.
 func (s *Scheduler) release(t *core.Task) {
 	ks, _ := t.Gate.(*keyState)
 	if ks == nil {
@@ -103,12 +117,6 @@ func (s *Scheduler) release(t *core.Task) {
 	}
 	t.Gate = nil
 	ks.running--
-	if t.HasHint && t.Hint > 0 {
-		if end := s.dueAfter(t.Hint); end > ks.paused {
-			ks.paused = end
-		}
-		s.st.Pauses++
-	}
 	s.admitWaiting(ks)
 	s.dropIfIdle(t.Key, ks)
 }

@@ -31,6 +31,8 @@ const (
 // not usable.
 type Scheduler struct {
 	cfg      config
+	env      *core.Env
+	cancelFn func(*core.Task)
 	clock    clock.Clock
 	epoch    time.Time
 	defaults *core.Policy
@@ -95,6 +97,8 @@ func New(opts ...Option) *Scheduler {
 		budget:   cfg.budget,
 	}
 	s.epoch = s.clock.Now()
+	s.env = &core.Env{Clock: s.clock, Rand: cfg.rand, Epoch: s.epoch}
+	s.cancelFn = s.cancelTask
 	s.work.L = &s.mu
 	s.closing, s.stopIntake = context.WithCancel(context.Background())
 	for i := cfg.workers - 1; i >= 0; i-- {
@@ -144,9 +148,6 @@ func (s *Scheduler) resolve(opts []job.Option) (p *core.Policy, key string, info
 		case core.KindField:
 			slow = true
 		}
-	}
-	if info.Rand == nil {
-		info.Rand = s.cfg.rand
 	}
 	switch {
 	case slow:
@@ -240,7 +241,7 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 		s.finish(t, t.Fail(stop), endCanceled, true)
 		return true
 	}
-	if dl, ok := t.Deadline(); ok && !s.clock.Now().Before(dl) {
+	if t.Late() {
 		s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
 		return true
 	}
@@ -248,17 +249,14 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	if n == 1 && s.budget != nil {
 		s.deposit(t)
 	}
-	ac := &t.First
-	if n > 1 {
-		ac = new(core.AttemptCtx)
-	}
+	ac := new(core.AttemptCtx)
 	t.State, t.Cur = sRunning, ac
 	s.slots[id] = t
 	s.running++
 	s.mu.Unlock()
 
-	dl, _ := t.AttemptDeadline()
-	ac.Start(t.Ctx, n, dl, s.clock, false)
+	timeout, bounded := t.AttemptTimeout()
+	ac.Start(t.Ctx, n, timeout, bounded, s.clock, false)
 	var watchdog *clock.Timer
 	if to := t.Policy.AttemptTimeout; to > 0 {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
@@ -278,24 +276,24 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	stop := s.stopOf(t)
 	s.mu.Unlock()
 
-	verdict, wait, reason := t.Judge(err, retryValue, stop)
+	d := t.Judge(err, retryValue, stop)
 	var final error
-	switch verdict {
+	switch d.Verdict {
 	case core.Succeed:
 		t.Succeeded()
 	case core.GiveUp:
-		final = t.Fail(reason)
+		final = t.Fail(d.Reason)
 		t.GaveUp(final)
 		s.logGiveUp(t, final)
 	case core.Retry:
 		if !s.spend(t) {
-			verdict, final = core.GiveUp, t.Fail(job.ErrBudget)
+			d.Verdict, final = core.GiveUp, t.Fail(job.ErrBudget)
 			t.GaveUp(final)
 			s.logGiveUp(t, final)
 			break
 		}
-		t.Retrying(wait)
-		s.logRetry(t, wait)
+		t.Retrying(d.Wait)
+		s.logRetry(t, d.Wait)
 	}
 
 	s.mu.Lock()
@@ -305,26 +303,26 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	}
 	s.slots[id] = nil
 	s.running--
-	switch verdict {
+	s.pause(t, d.Hint)
+	switch d.Verdict {
 	case core.Succeed:
 		s.finish(t, nil, endSucceeded, true)
 	case core.GiveUp:
 		kind := endGaveUp
-		if reason == stop && stop != nil {
+		if d.Reason == stop && stop != nil {
 			kind = endCanceled
 		}
 		s.finish(t, final, kind, true)
 	case core.Retry:
-		s.park(t, wait)
+		s.park(t, d.Wait)
 	}
-	s.release(t)
 	return true
 }
 
 // stopOf returns why t must stop now, or nil. Called with mu.
 func (s *Scheduler) stopOf(t *core.Task) error {
-	if t.Stop != nil {
-		return t.Stop
+	if err := t.Stop(); err != nil {
+		return err
 	}
 	if s.cancelAll != nil {
 		return s.cancelAll
@@ -440,7 +438,10 @@ const (
 // with mu. keep: the last attempt has returned (its value may be kept).
 func (s *Scheduler) finish(t *core.Task, err error, kind int, keep bool) {
 	if t.State == sParked {
-		s.heap.remove(t.Index)
+		if t.Index == 0 {
+			s.wakeTimer() // the timer is armed for t: re-arm it
+		}
+		s.heap.remove(int(t.Index))
 	}
 	t.State = sDone
 	s.unwatch(t)
@@ -508,7 +509,7 @@ func (s *Scheduler) abandon(t *core.Task, reason error) {
 	s.unwatch(t)
 	t.State = sAbandoned
 	var elapsed time.Duration
-	if t.Policy.NeedsTime() {
+	if t.StartKnown() {
 		elapsed = t.Elapsed() // otherwise the worker may be setting the start
 	}
 	if t.Resolve(core.MakeError(reason, ErrAbandoned, t.Attempts(), elapsed), false) {

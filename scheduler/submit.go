@@ -64,7 +64,11 @@ func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 // newFuture makes a job's future, not yet submitted.
 func newFuture[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts []job.Option) *core.Future[T] {
 	p, key, info := s.resolve(opts)
-	return core.NewFuture(ctx, op, p, key, s.clock, info.Rand, (*canceler)(s))
+	env := s.env
+	if info.Rand != nil {
+		env = &core.Env{Clock: s.clock, Rand: info.Rand, Epoch: s.epoch}
+	}
+	return core.NewFuture(ctx, op, p, key, env, s.cancelFn)
 }
 
 // start admits and queues f.

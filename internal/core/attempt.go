@@ -47,23 +47,23 @@ type AttemptCtx struct {
 	stop  func() bool
 }
 
-// Start prepares c for attempt n under parent. A non-zero deadline arms a
-// timer on clk. With propagate, c registers for parent's cancellation when
-// its Done is first asked for (job.Do); an executor that cancels its running
-// attempts itself passes false.
-func (c *AttemptCtx) Start(parent context.Context, n int, deadline time.Time, clk clock.Clock, propagate bool) {
-	c.parent, c.n, c.deadline, c.propagate = parent, n, deadline, propagate
-	if deadline.IsZero() {
+// Start prepares c for attempt n under parent. A bounded attempt gets a
+// deadline timeout from now, on a timer of clk. With propagate, c registers
+// for parent's cancellation when its Done is first asked for (job.Do); an
+// executor that cancels its running attempts itself passes false.
+func (c *AttemptCtx) Start(parent context.Context, n int, timeout time.Duration, bounded bool, clk clock.Clock, propagate bool) {
+	c.parent, c.n, c.propagate = parent, n, propagate
+	if !bounded {
 		return
 	}
-	d := deadline.Sub(clk.Now())
-	if d <= 0 {
+	c.deadline = clk.Now().Add(timeout)
+	if timeout <= 0 {
 		c.Cancel(context.DeadlineExceeded)
 		return
 	}
 	c.mu.Lock()
 	if c.err == nil {
-		c.timer = clk.AfterFunc(d, func() { c.Cancel(context.DeadlineExceeded) })
+		c.timer = clk.AfterFunc(timeout, func() { c.Cancel(context.DeadlineExceeded) })
 	}
 	c.mu.Unlock()
 }

@@ -3,17 +3,9 @@ package core
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-
-	"github.com/benbjohnson/clock"
 )
-
-// Canceler is the executor a Future's Cancel goes through.
-type Canceler interface {
-	Cancel(t *Task)
-}
 
 // attempter is the typed half of a task: it runs the operation and keeps its
 // value.
@@ -24,34 +16,43 @@ type attempter interface {
 }
 
 // Task is one job as an executor sees it: the retry state, the job's
-// context, and the future's resolution. Executor fields (Index, Due, State,
-// Next, Prev, Gate) belong to the executor and are guarded by its lock.
+// context, and the future's resolution. The executor fields (Cur, Due,
+// Index, State, Watched, Next, Prev, Gate) belong to the executor and are
+// guarded by its lock. The struct is kept small: it is what a parked job
+// costs.
 type Task struct {
 	Run
-	Ctx  context.Context
-	Exec Canceler
+	Ctx context.Context
+	// Canceler is how Cancel reaches the executor.
+	Canceler func(*Task)
 
 	self attempter
 
 	mu    sync.Mutex
 	state atomic.Uint32 // 0 pending, 1 resolved
 	done  chan struct{}
-	err   error
+	err   error // before resolution: the executor's stop cause (Stop)
 
-	// First is the first attempt's context, embedded so that a job that
-	// succeeds at once allocates none.
-	First AttemptCtx
-	// Cur is the running attempt's context, for the executor to cancel.
-	Cur *AttemptCtx
+	Cur     *AttemptCtx // the running attempt's context
+	Due     int64       // when parked: due time, in the executor's units
+	Index   int32       // heap position; -1 when not parked
+	State   uint8
+	Watched bool // on the executor's list for Ctx (Next, Prev)
+	Next    *Task
+	Prev    *Task
+	Gate    any // the key slot the task holds
+}
 
-	Stop  error // why the executor stopped the job (cancel, close), or nil
-	Index int   // heap position; -1 when not parked
-	Due   int64 // when parked: due time, in the executor's units
-	State uint8
-	Next  *Task
-	Prev  *Task
-	Gate  any // executor's: the key slot the task holds
-	Watch any // executor's: the context watch the task is on
+// Stop returns why the executor stopped t (cancel, close), or nil. Only
+// before resolution, under the executor's lock.
+func (t *Task) Stop() error { return t.err }
+
+// SetStop records why the executor stops t; the first cause wins. Only
+// before resolution, under the executor's lock.
+func (t *Task) SetStop(err error) {
+	if t.err == nil {
+		t.err = err
+	}
 }
 
 // Future is a Task with its operation and value. It has no embedded or
@@ -71,13 +72,13 @@ type Future[T any] struct {
 
 // NewFuture returns a pending future for op under policy p. It panics, with
 // a message for the caller, when p's RetryOnResult was made for another T.
-func NewFuture[T any](ctx context.Context, op func(context.Context) (T, error), p *Policy, key string, clk clock.Clock, rnd *rand.Rand, exec Canceler) *Future[T] {
+func NewFuture[T any](ctx context.Context, op func(context.Context) (T, error), p *Policy, key string, env *Env, cancel func(*Task)) *Future[T] {
 	CheckResult[T](p)
 	f := &Future[T]{op: op}
 	t := &f.task
 	t.self = f
-	t.Ctx, t.Exec, t.Index = ctx, exec, -1
-	t.Init(ctx, p, key, clk, rnd)
+	t.Ctx, t.Canceler, t.Index = ctx, cancel, -1
+	t.Init(ctx, p, key, env)
 	return f
 }
 
@@ -175,8 +176,8 @@ func (t *Task) Done() <-chan struct{} {
 
 // Cancel asks t's executor to cancel it.
 func (t *Task) Cancel() {
-	if t.state.Load() == 0 && t.Exec != nil {
-		t.Exec.Cancel(t)
+	if t.state.Load() == 0 && t.Canceler != nil {
+		t.Canceler(t)
 	}
 }
 

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime/debug"
 	"sync/atomic"
@@ -14,10 +15,40 @@ import (
 // Verdict is what the state machine decides after an attempt.
 type Verdict uint8
 
+// The verdicts.
 const (
 	Succeed Verdict = iota // the attempt succeeded: resolve with its value
 	Retry                  // park for the wait, then attempt again
 	GiveUp                 // resolve with the reason
+)
+
+// Decision is the state machine's answer after an attempt.
+type Decision struct {
+	Verdict Verdict
+	Wait    time.Duration // Retry: the wait before the next attempt
+	Reason  error         // GiveUp: why
+	Hint    time.Duration // the attempt's Retry-After hint; -1: none
+}
+
+// Env is what runs share: the clock, the random source, and the epoch that
+// a run's times count from. Executors share one Env among all their runs.
+type Env struct {
+	Clock clock.Clock
+	Rand  *rand.Rand // nil: math/rand/v2's global source
+	Epoch time.Time  // any fixed time; runs store times as offsets from it
+}
+
+// now returns the env's time as an offset from its epoch (monotonic with
+// the real clock).
+func (e *Env) now() int64 { return int64(e.Clock.Since(e.Epoch)) }
+
+// Epoch is the default epoch: the process start, on the monotonic clock.
+var Epoch = time.Now()
+
+// The times a Run keeps, as offsets from its Env's epoch.
+const (
+	unset      = math.MinInt64 // start not read yet
+	noDeadline = math.MaxInt64
 )
 
 // Run is one job's retry state. The executor that runs the job's attempts
@@ -25,34 +56,40 @@ const (
 // overlap). Attempts may be read concurrently.
 type Run struct {
 	Policy   *Policy
+	Env      *Env
 	Key      string
-	Clock    clock.Clock
-	Rand     *rand.Rand // nil: math/rand/v2's global source
-	start    time.Time  // zero until the clock was first read
-	deadline time.Time  // zero: none; the earlier of start+MaxElapsed and the ctx's deadline
+	start    int64 // unset until the clock was first read
+	deadline int64 // noDeadline, or the earlier of start+MaxElapsed and the ctx's deadline
 	attempts atomic.Int64
 	prev     time.Duration
 	Last     error
-	Hint     time.Duration // the last attempt's Retry-After hint, if any
-	HasHint  bool
-	// HookPanic is the last panic recovered from a hook, for the executor
-	// to report; the job's outcome ignores it.
-	HookPanic error
 }
 
 // Init prepares r for a job submitted (or called, for job.Do) now. It reads
-// the clock only when the policy needs time.
-func (r *Run) Init(ctx context.Context, p *Policy, key string, clk clock.Clock, rnd *rand.Rand) {
-	r.Policy, r.Key, r.Clock, r.Rand = p, key, clk, rnd
-	if p.needsTime {
-		r.start = clk.Now()
-		if p.MaxElapsed > 0 {
-			r.deadline = r.start.Add(p.MaxElapsed)
+// the clock only when the policy needs time or ctx has a deadline.
+func (r *Run) Init(ctx context.Context, p *Policy, key string, env *Env) {
+	r.Policy, r.Key, r.Env = p, key, env
+	r.start, r.deadline = unset, noDeadline
+	dl, hasDL := ctx.Deadline()
+	if !p.needsTime && !hasDL {
+		return
+	}
+	r.start = env.now()
+	if p.MaxElapsed > 0 {
+		r.deadline = satAdd(r.start, int64(p.MaxElapsed))
+	}
+	if hasDL {
+		if d := int64(dl.Sub(env.Epoch)); d < r.deadline {
+			r.deadline = d
 		}
 	}
-	if dl, ok := ctx.Deadline(); ok && (r.deadline.IsZero() || dl.Before(r.deadline)) {
-		r.deadline = dl
+}
+
+func satAdd(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
 	}
+	return a + b
 }
 
 // Attempts returns the number of attempts started.
@@ -61,94 +98,102 @@ func (r *Run) Attempts() int { return int(r.attempts.Load()) }
 // Begin counts a new attempt and returns its number (1-based).
 func (r *Run) Begin() int { return int(r.attempts.Add(1)) }
 
-// Deadline returns the job's deadline, if any.
-func (r *Run) Deadline() (time.Time, bool) { return r.deadline, !r.deadline.IsZero() }
+// Late reports whether the job's deadline has passed (reading the clock only
+// when there is a deadline).
+func (r *Run) Late() bool {
+	return r.deadline != noDeadline && r.Env.now() >= r.deadline
+}
 
-// AttemptDeadline returns the deadline of an attempt starting now: the
-// earlier of the job's deadline and now+AttemptTimeout. It reads the clock
-// only when the policy has an AttemptTimeout.
-func (r *Run) AttemptDeadline() (time.Time, bool) {
-	dl := r.deadline
-	if t := r.Policy.AttemptTimeout; t > 0 {
-		if end := r.Clock.Now().Add(t); dl.IsZero() || end.Before(dl) {
-			dl = end
-		}
+// AttemptTimeout returns how long an attempt starting now may run: the
+// earlier of the job's deadline and AttemptTimeout; ok is false when it is
+// unbounded. It reads the clock only when there is a bound.
+func (r *Run) AttemptTimeout() (d time.Duration, ok bool) {
+	at := r.Policy.AttemptTimeout
+	if r.deadline == noDeadline && at <= 0 {
+		return 0, false
 	}
-	return dl, !dl.IsZero()
+	d = math.MaxInt64
+	if r.deadline != noDeadline {
+		d = time.Duration(r.deadline - r.Env.now())
+	}
+	if at > 0 && at < d {
+		d = at
+	}
+	return d, true
 }
 
 // Elapsed returns the time since the start (zero if the clock was never read).
 func (r *Run) Elapsed() time.Duration {
-	if r.start.IsZero() {
+	if r.start == unset {
 		return 0
 	}
-	return r.Clock.Since(r.start)
+	return time.Duration(r.Env.now() - r.start)
 }
+
+// StartKnown reports whether the start has been read, so that Elapsed reads
+// no field another goroutine may be writing.
+func (r *Run) StartKnown() bool { return r.Policy.needsTime }
 
 // Judge decides what follows an attempt that returned err (retryValue: the
 // value was rejected by RetryOnResult). stop is non-nil when the job's own
-// context is done or the job was cancelled: that is final, whatever err is.
-// For Retry it returns the wait; for GiveUp the reason.
-func (r *Run) Judge(err error, retryValue bool, stop error) (Verdict, time.Duration, error) {
-	r.HasHint = false
+// context is done or the job was canceled: that is final, whatever err is.
+func (r *Run) Judge(err error, retryValue bool, stop error) Decision {
 	if err == nil && !retryValue {
 		r.Last = nil
-		return Succeed, 0, nil
+		return Decision{Verdict: Succeed, Hint: -1}
 	}
 	if err == nil {
 		err = errRejected
 	}
 	r.Last = err
 	p := r.Policy
-	if r.start.IsZero() {
+	if r.start == unset {
 		// The policy needs no time, so the clock was not read at the start:
 		// Elapsed counts from the first failure.
-		r.start = r.Clock.Now()
+		r.start = r.Env.now()
 	}
+	giveUp := func(reason error) Decision { return Decision{Verdict: GiveUp, Reason: reason, Hint: -1} }
 	switch {
 	case stop != nil:
-		return GiveUp, 0, stop
+		return giveUp(stop)
 	case IsPermanent(err):
-		return GiveUp, 0, ErrPermanent
+		return giveUp(ErrPermanent)
 	case err != errRejected && p.RetryIf != nil && !r.retryIf(err):
-		return GiveUp, 0, ErrPermanent
+		return giveUp(ErrPermanent)
 	}
 	n := r.Attempts()
 	if p.MaxAttempts > 0 && n >= p.MaxAttempts {
-		return GiveUp, 0, ErrExhausted
+		return giveUp(ErrExhausted)
 	}
 	base, ok := r.delay(n)
 	if !ok {
-		return GiveUp, 0, ErrExhausted
+		return giveUp(ErrExhausted)
 	}
 	r.prev = base
 	d := base
 	if !p.selfJittered {
-		d = p.Jitter.Apply(base, r.Rand)
-	}
-	if d < 0 {
-		d = 0
+		d = r.jitter(base)
 	}
 	if p.MaxWait > 0 && d > p.MaxWait {
 		d = p.MaxWait
 	}
-	if h, ok := Hint(err); ok {
-		r.Hint, r.HasHint = h, true
-		if p.MaxWait > 0 && h > p.MaxWait {
-			return GiveUp, 0, ErrDeadline
+	hint, hinted := Hint(err)
+	if hinted {
+		if p.MaxWait > 0 && hint > p.MaxWait {
+			return Decision{Verdict: GiveUp, Reason: ErrDeadline, Hint: hint}
 		}
-		d = max(d, h)
+		d = max(d, hint)
+	} else {
+		hint = -1
 	}
-	if !r.deadline.IsZero() {
-		if now := r.Clock.Now(); !now.Add(d).Before(r.deadline) {
-			return GiveUp, 0, ErrDeadline
-		}
+	if r.deadline != noDeadline && satAdd(r.Env.now(), int64(d)) >= r.deadline {
+		return Decision{Verdict: GiveUp, Reason: ErrDeadline, Hint: hint}
 	}
-	return Retry, d, nil
+	return Decision{Verdict: Retry, Wait: d, Hint: hint}
 }
 
 // retryIf calls the policy's RetryIf; a panic in it means "do not retry" and
-// is kept as the job's last error.
+// is kept in the job's last error.
 func (r *Run) retryIf(err error) (retry bool) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -159,9 +204,9 @@ func (r *Run) retryIf(err error) (retry bool) {
 	return r.Policy.RetryIf(err)
 }
 
-// delay asks the strategy for the base delay before retry n; a panicking or
-// negative strategy is contained: a panic ends the job (no more delays), a
-// negative delay counts as 0.
+// delay asks the strategy for the base delay before retry n. A panicking
+// strategy ends the job (no more delays, the panic kept in the last error);
+// a negative delay counts as 0.
 func (r *Run) delay(n int) (d time.Duration, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -169,11 +214,22 @@ func (r *Run) delay(n int) (d time.Duration, ok bool) {
 			r.Last = fmt.Errorf("%w (wait strategy panicked: %w)", r.Last, MakePanic(v, debug.Stack()))
 		}
 	}()
-	d, ok = r.Policy.Wait.Delay(n, r.prev, r.Rand)
-	if d < 0 {
+	d, ok = r.Policy.Wait.Delay(n, r.prev, r.Env.Rand)
+	return max(d, 0), ok
+}
+
+// jitter applies the policy's jitter; a panicking or negative jitter counts
+// as no jitter.
+func (r *Run) jitter(base time.Duration) (d time.Duration) {
+	defer func() {
+		if v := recover(); v != nil {
+			d = base
+		}
+	}()
+	if d = r.Policy.Jitter.Apply(base, r.Env.Rand); d < 0 {
 		d = 0
 	}
-	return d, ok
+	return d
 }
 
 // Fail builds the job's final error for reason.
@@ -185,32 +241,28 @@ func (r *Run) Fail(reason error) error {
 // committed to the retry.
 func (r *Run) Retrying(wait time.Duration) {
 	if h := r.Policy.OnRetry; h != nil {
-		r.hook(h, Event{Attempt: r.Attempts(), Elapsed: r.Elapsed(), Wait: wait, Err: r.Last, Key: r.Key})
+		hook(h, Event{Attempt: r.Attempts(), Elapsed: r.Elapsed(), Wait: wait, Err: r.Last, Key: r.Key})
 	}
 }
 
 // Succeeded fires OnSuccess.
 func (r *Run) Succeeded() {
 	if h := r.Policy.OnSuccess; h != nil {
-		r.hook(h, Event{Attempt: r.Attempts(), Elapsed: r.Elapsed(), Key: r.Key})
+		hook(h, Event{Attempt: r.Attempts(), Elapsed: r.Elapsed(), Key: r.Key})
 	}
 }
 
 // GaveUp fires OnGiveUp with the job's final error.
 func (r *Run) GaveUp(final error) {
 	if h := r.Policy.OnGiveUp; h != nil {
-		r.hook(h, Event{Attempt: r.Attempts(), Elapsed: r.Elapsed(), Err: final, Key: r.Key})
+		hook(h, Event{Attempt: r.Attempts(), Elapsed: r.Elapsed(), Err: final, Key: r.Key})
 	}
 }
 
-// hook runs a hook; a panic in it is recovered and kept in HookPanic (the
-// job's outcome does not change).
-func (r *Run) hook(h func(Event), ev Event) {
-	defer func() {
-		if v := recover(); v != nil {
-			r.HookPanic = MakePanic(v, debug.Stack())
-		}
-	}()
+// hook runs a hook; a panic in it is recovered, and the job's outcome does
+// not change.
+func hook(h func(Event), ev Event) {
+	defer func() { _ = recover() }()
 	h(ev)
 }
 
