@@ -1,8 +1,6 @@
 package jitter
 
 import (
-	"fmt"
-	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -61,80 +59,4 @@ type none struct{}
 
 func (none) Apply(d time.Duration, _ *rand.Rand) time.Duration {
 	return max(d, 0)
-}
-
-// Proportional returns a [Jitter] that waits a uniformly random delay in
-// [d*(1-f), d*(1+f)], both ends included and rounded toward d; the upper end
-// saturates at math.MaxInt64. Proportional(0) behaves like [None];
-// Proportional(1) gives [0, 2d].
-//
-// Proportional panics if f is not in [0, 1] (including NaN).
-//
-// The returned Jitter is immutable and safe for concurrent use.
-func Proportional(f float64) Jitter {
-	if !(f >= 0 && f <= 1) {
-		panic(fmt.Sprintf("jitter: Proportional factor must be in [0, 1], got %v", f))
-	}
-	return proportional{f: f}
-}
-
-type proportional struct {
-	f float64
-}
-
-func (p proportional) Apply(d time.Duration, r *rand.Rand) time.Duration {
-	d = max(d, 0)
-	// delta = d*f, truncated, and never more than d. float64(d) may round up
-	// to 2^63, which must not be converted back; f <= 1, so delta <= d.
-	delta := d
-	if x := p.f * float64(d); x < float64(d) {
-		delta = min(time.Duration(x), d)
-	}
-	return uniform(r, d-delta, satAdd(d, delta))
-}
-
-// Additive returns a [Jitter] that waits a uniformly random delay in
-// [d, d+max], both ends included; the upper end saturates at math.MaxInt64.
-// Additive(0) behaves like [None].
-//
-// Additive panics if max is negative.
-//
-// The returned Jitter is immutable and safe for concurrent use.
-func Additive(max time.Duration) Jitter {
-	if max < 0 {
-		panic(fmt.Sprintf("jitter: Additive max must not be negative, got %v", max))
-	}
-	return additive{max: max}
-}
-
-type additive struct {
-	max time.Duration
-}
-
-func (a additive) Apply(d time.Duration, r *rand.Rand) time.Duration {
-	d = max(d, 0)
-	return uniform(r, d, satAdd(d, a.max))
-}
-
-// satAdd returns a+b for a, b >= 0, saturating at math.MaxInt64.
-func satAdd(a, b time.Duration) time.Duration {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-// uniform returns a uniformly random duration in [lo, hi], inclusive, drawn
-// from r or, if r is nil, from math/rand/v2's top-level functions. It
-// requires 0 <= lo <= hi; hi may be math.MaxInt64.
-func uniform(r *rand.Rand, lo, hi time.Duration) time.Duration {
-	// hi-lo <= math.MaxInt64, so the span hi-lo+1 fits in a uint64.
-	span := uint64(hi-lo) + 1
-	var x uint64
-	if r == nil {
-		x = rand.Uint64N(span)
-	} else {
-		x = r.Uint64N(span)
-	}
-	return lo + time.Duration(x)
 }

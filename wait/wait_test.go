@@ -169,37 +169,45 @@ func TestLargeN(t *testing.T) {
 }
 
 // TestMonotone walks n through every value up to saturation for slowly and
-// quickly growing strategies without a cap.
+// quickly growing strategies, then checks a few values beyond.
 func TestMonotone(t *testing.T) {
 	tests := []struct {
 		name string
 		s    wait.Strategy
-		last int // first n from which the delay is math.MaxInt64
+		lim  time.Duration // the value the delays saturate at
+		last int           // if not 0, the first n whose delay is lim
 	}{
-		{"Exponential(1ns,1.0001,0)", wait.Exponential(1, 1.0001, 0), 0},
-		{"Exponential(1ns,10,0)", wait.Exponential(1, 10, 0), 20},
-		{"Exponential(1ns,2,0)", wait.Exponential(1, 2, 0), 64},
-		{"Exponential(1s,1.1,0)", wait.Exponential(sec, 1.1, 0), 0},
-		{"Exponential(3ns,1.0001,1h)", wait.Exponential(3, 1.0001, time.Hour), 0},
-		{"Fibonacci(1ns,0)", wait.Fibonacci(1, 0), 93},
-		{"Linear(1s,1h,0)", wait.Linear(sec, time.Hour, 0), 0},
+		{"Exponential(1ns,1.001,0)", wait.Exponential(1, 1.001, 0), top, 0},
+		{"Exponential(2^40ns,1.0001,0)", wait.Exponential(1<<40, 1.0001, 0), top, 0},
+		{"Exponential(1ns,10,0)", wait.Exponential(1, 10, 0), top, 20},
+		{"Exponential(1ns,2,0)", wait.Exponential(1, 2, 0), top, 64},
+		{"Exponential(1s,1.1,0)", wait.Exponential(sec, 1.1, 0), top, 0},
+		{"Exponential(3ns,1.0001,1h)", wait.Exponential(3, 1.0001, time.Hour), time.Hour, 0},
+		{"Fibonacci(1ns,0)", wait.Fibonacci(1, 0), top, 93},
+		{"Fibonacci(1ms,1h)", wait.Fibonacci(ms, time.Hour), time.Hour, 0},
+		{"Linear(1s,2^45ns,0)", wait.Linear(sec, 1<<45, 0), top, 262145},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			prev, _ := tt.s.Delay(1, 0, nil)
 			n := 2
-			for ; n <= 1e6; n++ {
+			for ; prev < tt.lim; n++ {
+				if n > 1e6 {
+					t.Fatalf("Delay(%d) = %v, want saturation at %v", n-1, prev, tt.lim)
+				}
 				got, _ := tt.s.Delay(n, prev, nil)
 				if got < prev {
 					t.Fatalf("Delay(%d) = %v, below Delay(%d) = %v", n, got, n-1, prev)
 				}
-				if tt.last != 0 && (got == top) != (n >= tt.last) {
-					t.Fatalf("Delay(%d) = %v, want math.MaxInt64 exactly from n = %d", n, got, tt.last)
+				if tt.last != 0 && (got == tt.lim) != (n >= tt.last) {
+					t.Fatalf("Delay(%d) = %v, want %v exactly from n = %d", n, got, tt.lim, tt.last)
 				}
 				prev = got
 			}
-			if got, _ := tt.s.Delay(math.MaxInt, prev, nil); got < prev {
-				t.Errorf("Delay(MaxInt) = %v, below Delay(%d) = %v", got, n-1, prev)
+			for _, m := range []int{n, n + 1, 2 * n, 1e9, math.MaxInt - 1, math.MaxInt} {
+				if got, _ := tt.s.Delay(m, prev, nil); got != tt.lim {
+					t.Errorf("Delay(%d) = %v, want %v", m, got, tt.lim)
+				}
 			}
 		})
 	}
