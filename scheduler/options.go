@@ -9,7 +9,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
-	redact "github.com/rebound-go/rebound/internal/redactstub"
+	"github.com/rebound-go/rebound/internal/redact"
 	"github.com/rebound-go/rebound/job"
 )
 
