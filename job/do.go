@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"math/rand/v2"
+	"time"
 
 	"github.com/benbjohnson/clock"
 
@@ -42,6 +43,7 @@ func Wrap[A, T any](fn func(context.Context, A) (T, error), opts ...Option) func
 		panic("job: Wrap of a nil function")
 	}
 	p, key, clk, rnd := resolve(core.Default, opts)
+	core.CheckResult[T](p)
 	return func(ctx context.Context, a A) (T, error) {
 		if ctx == nil {
 			panic("job: wrapped function called with a nil context")
@@ -50,34 +52,40 @@ func Wrap[A, T any](fn func(context.Context, A) (T, error), opts ...Option) func
 	}
 }
 
+// defaultEnv is the environment of a call with no Clock or Rand option:
+// shared, never written.
+var defaultEnv = core.Env{Clock: realClock, Epoch: core.Epoch}
+
 // run is the inline executor of the state machine.
 func run[T any](ctx context.Context, op func(context.Context) (T, error), p *core.Policy, key string, clk clock.Clock, rnd *rand.Rand) (T, error) {
 	core.CheckResult[T](p)
-	if clk == nil {
-		clk = realClock
-	}
-	env := core.Env{Clock: clk, Rand: rnd, Epoch: core.Epoch}
-	var r core.Run
-	r.Init(ctx, p, key, &env)
-	var (
-		last  T
-		timer *clock.Timer
-	)
-	defer func() {
-		if timer != nil {
-			timer.Stop()
+	env := &defaultEnv
+	if clk != nil || rnd != nil {
+		if clk == nil {
+			clk = realClock
 		}
-	}()
+		env = &core.Env{Clock: clk, Rand: rnd, Epoch: core.Epoch}
+	}
+	var r core.Run
+	r.Init(ctx, p, key, env)
+	var (
+		last T
+		nap  sleeper
+	)
+	defer nap.stop()
 	for {
 		if ctx.Err() != nil {
 			return result(p, last), r.Fail(context.Cause(ctx))
+		}
+		if r.Late() {
+			return result(p, last), r.Fail(core.ErrDeadline)
 		}
 		n := r.Begin()
 		actx := ctx
 		var ac *core.AttemptCtx
 		if timeout, bounded := r.AttemptTimeout(); bounded || n > 1 || core.Marked(ctx) {
 			ac = new(core.AttemptCtx)
-			ac.Start(ctx, n, timeout, bounded, clk, true)
+			ac.Start(ctx, n, timeout, bounded, env.Clock, true)
 			actx = ac
 		}
 		v, retryValue, err := call(actx, op, p)
@@ -95,21 +103,55 @@ func run[T any](ctx context.Context, op func(context.Context) (T, error), p *cor
 			r.GaveUp(final)
 			return result(p, last), final
 		}
-		wait := d.Wait
-		r.Retrying(wait)
-		if wait <= 0 {
+		// Arm the timer before the hook, so that the hook's time counts
+		// toward the wait rather than adding to it.
+		var wake <-chan time.Time
+		if d.Wait > 0 {
+			wake = nap.arm(env.Clock, d.Wait)
+		}
+		r.Retrying(d.Wait)
+		if wake == nil {
 			continue
 		}
-		if timer == nil {
-			timer = clk.Timer(wait)
-		} else {
-			timer.Reset(wait)
-		}
 		select {
-		case <-timer.C:
+		case <-wake:
 		case <-ctx.Done():
 			return result(p, last), r.Fail(context.Cause(ctx))
 		}
+	}
+}
+
+// sleeper is Do's one timer, reused between waits: a time.Timer on the
+// real clock (no wrapper), a clock.Timer on any other.
+type sleeper struct {
+	rt *time.Timer
+	ct *clock.Timer
+}
+
+func (s *sleeper) arm(clk clock.Clock, d time.Duration) <-chan time.Time {
+	if clk == realClock {
+		if s.rt == nil {
+			s.rt = time.NewTimer(d)
+		} else {
+			s.rt.Reset(d)
+		}
+		return s.rt.C
+	}
+	if s.ct == nil {
+		s.ct = clk.Timer(d)
+	} else {
+		s.ct.Stop()
+		s.ct.Reset(d)
+	}
+	return s.ct.C
+}
+
+func (s *sleeper) stop() {
+	if s.rt != nil {
+		s.rt.Stop()
+	}
+	if s.ct != nil {
+		s.ct.Stop()
 	}
 }
 

@@ -41,10 +41,37 @@ func Permanent(err error) error {
 	return &permanent{err}
 }
 
-// Permanent reports whether err is marked permanent anywhere in its chain.
+// IsPermanent reports whether err is marked permanent anywhere in its tree.
 func IsPermanent(err error) bool {
-	var p *permanent
-	return errors.As(err, &p)
+	return walk(err, func(e error) bool {
+		_, ok := e.(*permanent)
+		return ok
+	}) != nil
+}
+
+// walk returns the first error in err's tree (depth first, as errors.As
+// walks it) for which match is true, or nil. Unlike errors.As it needs no
+// escaping target, so it does not allocate.
+func walk(err error, match func(error) bool) error {
+	for err != nil {
+		if match(err) {
+			return err
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if found := walk(e, match); found != nil {
+					return found
+				}
+			}
+			return nil
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // hinted carries a Retry-After hint.
@@ -70,13 +97,12 @@ func RetryAfter(err error, d time.Duration) error {
 
 // Hint returns the first Retry-After hint in err's chain.
 func Hint(err error) (time.Duration, bool) {
-	var h interface{ RetryAfter() time.Duration }
-	if err == nil || !errors.As(err, &h) {
+	found := walk(err, func(e error) bool {
+		_, ok := e.(interface{ RetryAfter() time.Duration })
+		return ok
+	})
+	if found == nil {
 		return 0, false
 	}
-	d := h.RetryAfter()
-	if d < 0 {
-		d = 0
-	}
-	return d, true
+	return max(found.(interface{ RetryAfter() time.Duration }).RetryAfter(), 0), true
 }

@@ -161,6 +161,9 @@ func (r *Run) Judge(err error, retryValue bool, stop error) Decision {
 	case err != errRejected && p.RetryIf != nil && !r.retryIf(err):
 		return giveUp(ErrPermanent)
 	}
+	if r.Late() {
+		return giveUp(ErrDeadline) // the attempt ran into the deadline
+	}
 	n := r.Attempts()
 	if p.MaxAttempts > 0 && n >= p.MaxAttempts {
 		return giveUp(ErrExhausted)
