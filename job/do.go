@@ -83,10 +83,12 @@ func run[T any](ctx context.Context, op func(context.Context) (T, error), p *cor
 		n := r.Begin()
 		actx := ctx
 		var ac *core.AttemptCtx
-		if timeout, bounded := r.AttemptTimeout(); bounded || n > 1 || core.Marked(ctx) {
+		if timeout, bounded := r.AttemptTimeout(); bounded {
 			ac = new(core.AttemptCtx)
 			ac.Start(ctx, n, timeout, bounded, env.Clock, true)
 			actx = ac
+		} else if n > 1 || core.Marked(ctx) {
+			actx = core.Mark(ctx, n)
 		}
 		v, retryValue, err := call(actx, op, p)
 		if ac != nil {

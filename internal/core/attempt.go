@@ -157,10 +157,31 @@ func (c *AttemptCtx) Value(key any) any {
 	return v
 }
 
+// marked is a context that only adds an attempt number to its parent: what
+// job.Do passes to an attempt after the first when the attempt has no bound
+// of its own (cheaper than an AttemptCtx, like context.WithValue).
+type marked struct {
+	context.Context
+	n int
+}
+
+func (m *marked) Value(key any) any {
+	if _, ok := key.(attemptKey); ok {
+		return m.n
+	}
+	return m.Context.Value(key)
+}
+
+// Mark returns ctx carrying attempt number n.
+func Mark(ctx context.Context, n int) context.Context { return &marked{ctx, n} }
+
 // Attempt returns the number of the attempt ctx belongs to; 1 when ctx
 // carries none.
 func Attempt(ctx context.Context) int {
-	if c, ok := ctx.(*AttemptCtx); ok {
+	switch c := ctx.(type) {
+	case *AttemptCtx:
+		return c.n
+	case *marked:
 		return c.n
 	}
 	if n, ok := ctx.Value(attemptKey{}).(int); ok {
