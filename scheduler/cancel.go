@@ -97,6 +97,9 @@ func (s *Scheduler) cancelTask(t *core.Task) {
 func (s *Scheduler) cancel(t *core.Task, cause error) {
 	switch t.State {
 	case sQueued, sParked, sGated:
+		if t.State == sGated {
+			s.nWaiting--
+		}
 		s.finish(t, t.Fail(cause), endCanceled, true)
 	case sRunning:
 		t.SetStop(cause)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rebound-go/rebound/internal/core"
+	"github.com/rebound-go/rebound/job"
 )
 
 // keyState is what the scheduler keeps about one key while the key is in
@@ -15,9 +16,10 @@ import (
 // keeps state only for the hosts it is working on; a dropped key's budget
 // starts full again.
 type keyState struct {
+	jobs    int // live jobs of the key: queued, waiting, running or parked
 	running int
 	waiting queue
-	paused  int64 // scheduler time the pause ends; 0: none
+	paused  int64 // scheduler time the pause ends; never: none
 	budget  *bucket
 }
 
@@ -35,7 +37,7 @@ func WithKeyLimit(n int) Option {
 func (s *Scheduler) key(k string) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{}
+		ks = &keyState{paused: never}
 		s.keys[k] = ks
 	}
 	return ks
@@ -52,16 +54,20 @@ func (s *Scheduler) gate(t *core.Task) bool {
 	if ks == nil {
 		ks = s.key(t.Key)
 	}
-	if ks.paused != 0 {
+	if ks.paused != never {
 		if now := s.now(); now < ks.paused {
 			if t.Gate != nil { // it held a slot: give it back
 				t.Gate = nil
 				ks.running--
 			}
+			if s.outlasts(t, now, ks.paused) {
+				s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
+				return false
+			}
 			s.parkAt(t, s.resumeAt(ks, now, t))
 			return false
 		}
-		ks.paused = 0
+		ks.paused = never
 	}
 	if t.Gate != nil {
 		return true
@@ -69,6 +75,7 @@ func (s *Scheduler) gate(t *core.Task) bool {
 	if s.cfg.keyLimit > 0 && ks.running >= s.cfg.keyLimit {
 		t.State = sGated
 		ks.waiting.push(t)
+		s.nWaiting++
 		return false
 	}
 	ks.running++
@@ -76,11 +83,29 @@ func (s *Scheduler) gate(t *core.Task) bool {
 	return true
 }
 
+// outlasts reports whether waiting from now until due (a key's pause) would
+// break t's limits: its deadline, or MaxWait on a single wait. Such a job
+// gives up with job.ErrDeadline, as it would for a hint of its own.
+func (s *Scheduler) outlasts(t *core.Task, now, due int64) bool {
+	if dl, ok := t.DeadlineAt(); ok && due >= dl {
+		return true
+	}
+	mw := t.Policy.MaxWait
+	return mw > 0 && due-now > int64(mw)
+}
+
 // resumeAt spreads the jobs of a key whose pause ends: each resumes at a
 // random point in the first quarter of the pause's length after its end (at
-// most 5s), so that a pause does not end in a burst. Called with mu.
+// most 5s, and within the job's deadline and MaxWait), so that a pause does
+// not end in a burst. Called with mu.
 func (s *Scheduler) resumeAt(ks *keyState, now int64, t *core.Task) int64 {
 	spread := min((ks.paused-now)/4, int64(5*time.Second))
+	if dl, ok := t.DeadlineAt(); ok {
+		spread = min(spread, dl-1-ks.paused)
+	}
+	if mw := int64(t.Policy.MaxWait); mw > 0 {
+		spread = min(spread, now+mw-ks.paused)
+	}
 	if spread <= 0 {
 		return ks.paused
 	}
@@ -101,10 +126,17 @@ func (s *Scheduler) pause(t *core.Task, hint time.Duration) {
 		return
 	}
 	ks := s.key(t.Key)
-	if end := s.dueAfter(hint); end > ks.paused {
+	end := s.dueAfter(hint)
+	if end > ks.paused {
 		ks.paused = end
 	}
 	s.st.Pauses++
+	if s.sweepAt == never || end < s.sweepAt {
+		// Wake the timer when the pause ends, to drop the key if idle.
+		s.sweepAt = end
+		s.ensureTimer()
+		s.wakeTimer()
+	}
 }
 
 // release gives back the key slot t held for its attempt; it lets the next
@@ -121,8 +153,17 @@ func (s *Scheduler) release(t *core.Task) {
 	s.dropIfIdle(t.Key, ks)
 }
 
-// releaseAbandoned releases an abandoned task's slot. Called with mu.
-func (s *Scheduler) releaseAbandoned(t *core.Task) { s.release(t) }
+// keyJobDone records that a job of t's key has ended. Called with mu.
+func (s *Scheduler) keyJobDone(t *core.Task) {
+	s.release(t)
+	if t.Key == "" {
+		return
+	}
+	if ks := s.keys[t.Key]; ks != nil {
+		ks.jobs--
+		s.dropIfIdle(t.Key, ks)
+	}
+}
 
 // admitWaiting moves waiting jobs of ks to the ready queue while ks has free
 // slots, each holding its slot. Called with mu.
@@ -132,7 +173,8 @@ func (s *Scheduler) admitWaiting(ks *keyState) {
 		if w.State != sGated {
 			continue // canceled while waiting
 		}
-		if ks.paused != 0 && s.now() < ks.paused {
+		s.nWaiting--
+		if ks.paused != never && s.now() < ks.paused {
 			// Paused: it waits on the heap instead, without a slot.
 			s.parkAt(w, s.resumeAt(ks, s.now(), w))
 			continue
@@ -147,14 +189,14 @@ func (s *Scheduler) admitWaiting(ks *keyState) {
 
 // dropIfIdle forgets an idle key. Called with mu.
 func (s *Scheduler) dropIfIdle(k string, ks *keyState) {
-	if ks.running > 0 || ks.waiting.len() > 0 {
+	if ks.jobs > 0 || ks.running > 0 {
 		return
 	}
-	if ks.paused != 0 {
+	if ks.paused != never {
 		if s.now() < ks.paused {
 			return
 		}
-		ks.paused = 0
+		ks.paused = never
 	}
 	delete(s.keys, k)
 }
@@ -165,17 +207,23 @@ func (s *Scheduler) pausedUntil(t *core.Task) (time.Duration, bool) {
 	if ks == nil {
 		ks = s.keys[t.Key]
 	}
-	if ks == nil || ks.paused == 0 {
+	if ks == nil || ks.paused == never {
 		return 0, false
 	}
 	d := ks.paused - s.now()
 	return time.Duration(d), d > 0
 }
 
-// sweepKeys drops keys left idle with an expired pause. Called with mu.
+// sweepKeys drops keys left idle with an expired pause, and sets when to
+// sweep next. Called with mu.
 func (s *Scheduler) sweepKeys() {
+	s.sweepAt = never
+	now := s.now()
 	for k, ks := range s.keys {
 		s.dropIfIdle(k, ks)
+		if ks.paused > now && (s.sweepAt == never || ks.paused < s.sweepAt) {
+			s.sweepAt = ks.paused
+		}
 	}
 }
 
@@ -193,11 +241,20 @@ func (s *Scheduler) Key(k string) (KeyStats, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ks := s.keys[k]
+	if ks != nil {
+		s.dropIfIdle(k, ks)
+		ks = s.keys[k]
+	}
 	if ks == nil {
 		return KeyStats{}, false
 	}
-	st := KeyStats{Running: ks.running, Waiting: ks.waiting.len()}
-	if ks.paused != 0 {
+	st := KeyStats{Running: ks.running}
+	for i := 0; i < ks.waiting.len(); i++ {
+		if ks.waiting.at(i).State == sGated {
+			st.Waiting++
+		}
+	}
+	if ks.paused != never {
 		st.Paused = max(0, time.Duration(ks.paused-s.now()))
 	}
 	if ks.budget != nil {

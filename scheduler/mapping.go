@@ -69,9 +69,11 @@ type item[In, Out any] struct {
 	idx int
 }
 
-func (it *item[In, Out]) run(ctx context.Context) (Out, error) { return it.m.fn(ctx, it.in) }
+// Run is the job's operation (core.Op).
+func (it *item[In, Out]) Run(ctx context.Context) (Out, error) { return it.m.fn(ctx, it.in) }
 
-func (it *item[In, Out]) done(v Out, err error) {
+// Done receives the job's result as it resolves.
+func (it *item[In, Out]) Done(v Out, err error) {
 	it.m.out <- Result[Out]{Index: it.idx, Value: v, Err: err}
 	it.m.pending.Done()
 }
@@ -81,9 +83,7 @@ func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In, 
 	for i := range inputs {
 		it := &items[i]
 		it.m, it.in, it.idx = m, inputs[i], i
-		f := newFuture(s, ctx, it.run, opts)
-		f.OnDone = it.done
-		start(s, ctx, f, true)
+		start(s, ctx, newFuture[Out](s, ctx, it, opts), true)
 	}
 	m.pending.Wait()
 	close(m.out)

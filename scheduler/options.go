@@ -9,6 +9,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/internal/redact"
 	"github.com/rebound-go/rebound/job"
 )
@@ -97,7 +98,13 @@ func WithRand(seed uint64) Option {
 // options. Per-job options (job.Key, job.Clock, job.Rand) are not allowed
 // here: it panics on them.
 func WithDefaults(opts ...job.Option) Option {
-	p := job.NewPolicy(opts...) // validates, and panics on per-job options
+	for _, o := range opts {
+		switch k := core.Inspect(o).Kind; k {
+		case core.KindKey, core.KindClock, core.KindRand:
+			panic(fmt.Sprintf("scheduler: WithDefaults: %T is per-job data, not policy: pass it to Submit", o))
+		}
+	}
+	p := job.NewPolicy(opts...)
 	return optionFunc(func(c *config) { c.defaults = append(c.defaults, p) })
 }
 

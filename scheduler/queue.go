@@ -36,3 +36,6 @@ func (q *queue) pop() *core.Task {
 	}
 	return t
 }
+
+// at returns the i-th task from the head.
+func (q *queue) at(i int) *core.Task { return q.buf[(q.head+i)%len(q.buf)] }

@@ -32,7 +32,6 @@ const (
 type Scheduler struct {
 	cfg      config
 	env      *core.Env
-	cancelFn func(*core.Task)
 	clock    clock.Clock
 	epoch    time.Time
 	defaults *core.Policy
@@ -64,7 +63,9 @@ type Scheduler struct {
 	stopping  bool  // workers and the timer goroutine exit when idle
 	cancelAll error // non-nil once every job must end with it
 	timerOn   bool
-	armed     int64 // the due time the heap's timer is armed for; -1: none
+	armed     int64 // the due time the heap's timer is armed for; never: none
+	sweepAt   int64 // when a key pause ends and idle keys must be swept; never: none
+	nWaiting  int   // tasks waiting for a key slot
 	wake      chan struct{}
 	watches   map[<-chan struct{}]*watch
 	settle    []chan struct{}
@@ -89,7 +90,8 @@ func New(opts ...Option) *Scheduler {
 		admit:    semaphore.NewWeighted(int64(cfg.queueSize)),
 		drained:  make(chan struct{}),
 		slots:    make([]*core.Task, cfg.workers),
-		armed:    -1,
+		armed:    never,
+		sweepAt:  never,
 		wake:     make(chan struct{}, 1),
 		watches:  make(map[<-chan struct{}]*watch),
 		keys:     make(map[string]*keyState),
@@ -97,8 +99,7 @@ func New(opts ...Option) *Scheduler {
 		budget:   cfg.budget,
 	}
 	s.epoch = s.clock.Now()
-	s.env = &core.Env{Clock: s.clock, Rand: cfg.rand, Epoch: s.epoch}
-	s.cancelFn = s.cancelTask
+	s.env = &core.Env{Cancel: s.cancelTask, Clock: s.clock, Rand: cfg.rand, Epoch: s.epoch}
 	s.work.L = &s.mu
 	s.closing, s.stopIntake = context.WithCancel(context.Background())
 	for i := cfg.workers - 1; i >= 0; i-- {
@@ -114,6 +115,10 @@ func New(opts ...Option) *Scheduler {
 	}
 	return s
 }
+
+// never is the due time of nothing. Scheduler times can be negative (a mock
+// clock set before the scheduler's creation), so it is not -1.
+const never = math.MinInt64
 
 // now is the scheduler's time: nanoseconds since New on its clock
 // (monotonic with the real clock).
@@ -170,13 +175,14 @@ func (s *Scheduler) signal() {
 		s.work.Signal()
 		return
 	}
-	if s.workers < s.cfg.workers && len(s.freeIDs) > 0 {
-		s.spawn()
-	}
+	s.spawn()
 }
 
-// spawn starts a worker. Called with mu.
+// spawn starts a worker if the pool has room. Called with mu.
 func (s *Scheduler) spawn() {
+	if s.workers >= s.cfg.workers || len(s.freeIDs) == 0 || s.stopping {
+		return
+	}
 	id := s.freeIDs[len(s.freeIDs)-1]
 	s.freeIDs = s.freeIDs[:len(s.freeIDs)-1]
 	s.workers++
@@ -258,7 +264,7 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	timeout, bounded := t.AttemptTimeout()
 	ac.Start(t.Ctx, n, timeout, bounded, s.clock, false)
 	var watchdog *clock.Timer
-	if to := t.Policy.AttemptTimeout; to > 0 {
+	if to := t.Policy.AttemptTimeout; to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
 	}
 	retryValue, err := t.Attempt(ac)
@@ -273,6 +279,14 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 		return false
 	}
 	t.Cur = nil
+	if err == nil && !retryValue && t.Policy.OnSuccess == nil && s.cfg.logger == nil {
+		// Success with no hook to run: settle it under this same lock.
+		t.Judge(nil, false, nil)
+		s.slots[id] = nil
+		s.running--
+		s.finish(t, nil, endSucceeded, true)
+		return true
+	}
 	stop := s.stopOf(t)
 	s.mu.Unlock()
 
@@ -332,34 +346,47 @@ func (s *Scheduler) stopOf(t *core.Task) error {
 
 // park puts t on the timer heap until its retry is due. Called with mu.
 func (s *Scheduler) park(t *core.Task, wait time.Duration) {
+	s.release(t) // a parked job holds no slot of its key
 	if stop := s.stopOf(t); stop != nil {
 		s.finish(t, t.Fail(stop), endCanceled, true)
 		return
 	}
-	s.st.Retried++
-	if until, paused := s.pausedUntil(t); paused {
-		wait = max(wait, until)
+	due := s.dueAfter(wait)
+	if ks := s.keys[t.Key]; ks != nil && t.Key != "" && ks.paused > s.now() {
+		now := s.now()
+		if ks.paused > due && s.outlasts(t, now, ks.paused) {
+			s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
+			return
+		}
+		due = max(due, s.resumeAt(ks, now, t))
 	}
-	if wait <= 0 {
+	s.st.Retried++
+	if due <= s.now() {
 		t.State = sQueued
 		s.ready.push(t)
 		s.signal()
 		return
 	}
-	s.parkAt(t, s.dueAfter(wait))
+	s.parkAt(t, due)
 }
 
 // parkAt puts t on the heap due at due. Called with mu.
 func (s *Scheduler) parkAt(t *core.Task, due int64) {
 	t.State, t.Due = sParked, due
 	s.heap.push(t)
-	if !s.timerOn {
+	s.ensureTimer()
+	if t.Index == 0 && (s.armed == never || due < s.armed) {
+		s.wakeTimer()
+	}
+}
+
+// ensureTimer starts the timer goroutine if it is not running. Called with
+// mu.
+func (s *Scheduler) ensureTimer() {
+	if !s.timerOn && !s.stopping {
 		s.timerOn = true
 		s.workersDone.Add(1)
 		go s.timerLoop()
-	}
-	if t.Index == 0 && (s.armed < 0 || due < s.armed) {
-		s.wakeTimer()
 	}
 }
 
@@ -386,12 +413,12 @@ func (s *Scheduler) timerLoop() {
 			s.ready.push(t)
 			s.signal()
 		}
-		next := int64(-1)
-		if len(s.heap) > 0 {
-			next = s.heap[0].Due
+		if s.sweepAt != never && s.sweepAt <= now {
+			s.sweepKeys()
 		}
+		next := s.nextDue()
 		if s.stopping {
-			s.armed = -1
+			s.armed = never
 			s.mu.Unlock()
 			if tm != nil {
 				tm.Stop()
@@ -401,7 +428,7 @@ func (s *Scheduler) timerLoop() {
 		s.mu.Unlock()
 
 		switch {
-		case next < 0:
+		case next == never:
 			if tm != nil {
 				tm.Stop()
 			}
@@ -415,6 +442,11 @@ func (s *Scheduler) timerLoop() {
 			tc = tm.C
 		}
 		s.mu.Lock()
+		if min := s.nextDue(); min != next {
+			// The heap changed while the timer was being armed: look again.
+			s.mu.Unlock()
+			continue
+		}
 		s.armed = next
 		s.checkSettled()
 		s.mu.Unlock()
@@ -424,6 +456,16 @@ func (s *Scheduler) timerLoop() {
 		case <-s.wake:
 		}
 	}
+}
+
+// nextDue is when the timer must next fire: the earliest parked task or key
+// sweep, or never. Called with mu.
+func (s *Scheduler) nextDue() int64 {
+	next := s.sweepAt
+	if len(s.heap) > 0 && (next == never || s.heap[0].Due < next) {
+		next = s.heap[0].Due
+	}
+	return next
 }
 
 // End kinds, for Stats.
@@ -445,7 +487,7 @@ func (s *Scheduler) finish(t *core.Task, err error, kind int, keep bool) {
 	}
 	t.State = sDone
 	s.unwatch(t)
-	s.release(t)
+	s.keyJobDone(t)
 	if !t.Resolve(err, keep) {
 		return
 	}
@@ -514,13 +556,17 @@ func (s *Scheduler) abandon(t *core.Task, reason error) {
 	}
 	if t.Resolve(core.MakeError(reason, ErrAbandoned, t.Attempts(), elapsed), false) {
 		s.inflight--
-		s.st.Canceled++
+		if reason == job.ErrClosed {
+			s.st.Canceled++
+		} else {
+			s.st.GaveUp++
+		}
 		s.admit.Release(1)
 		if s.closed && s.inflight == 0 {
 			s.closeDrained()
 		}
 	}
-	s.releaseAbandoned(t)
+	s.keyJobDone(t)
 	if !s.stopping && (s.fresh.len() > 0 || s.ready.len() > 0) {
 		s.spawn()
 	}

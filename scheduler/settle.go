@@ -36,10 +36,7 @@ func (s *Scheduler) settled() bool {
 	if s.running > 0 || s.ready.len() > 0 || s.fresh.len() > 0 {
 		return false
 	}
-	if len(s.heap) == 0 {
-		return true
-	}
-	return s.armed == s.heap[0].Due
+	return s.armed == s.nextDue()
 }
 
 // checkSettled wakes WaitSettled callers once settled. Called with mu.

@@ -29,9 +29,9 @@ func (s *Scheduler) Stats() Stats {
 	st.Running = s.running
 	st.Parked = len(s.heap)
 	st.Keys = len(s.keys)
+	st.Waiting = s.nWaiting
 	now := s.now()
 	for _, ks := range s.keys {
-		st.Waiting += ks.waiting.len()
 		if ks.paused > now {
 			st.PausedKeys++
 		}

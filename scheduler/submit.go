@@ -58,17 +58,17 @@ func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 	case op == nil:
 		panic("scheduler: Submit of a nil operation")
 	}
-	return start(s, ctx, newFuture(s, ctx, op, opts), block)
+	return start(s, ctx, newFuture(s, ctx, core.OpFunc[T](op), opts), block)
 }
 
 // newFuture makes a job's future, not yet submitted.
-func newFuture[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts []job.Option) *core.Future[T] {
+func newFuture[T any](s *Scheduler, ctx context.Context, op core.Op[T], opts []job.Option) *core.Future[T] {
 	p, key, info := s.resolve(opts)
 	env := s.env
 	if info.Rand != nil {
-		env = &core.Env{Clock: s.clock, Rand: info.Rand, Epoch: s.epoch}
+		env = &core.Env{Cancel: s.env.Cancel, Clock: s.clock, Rand: info.Rand, Epoch: s.epoch}
 	}
-	return core.NewFuture(ctx, op, p, key, env, s.cancelFn)
+	return core.NewFuture(ctx, op, p, key, env)
 }
 
 // start admits and queues f.
@@ -135,10 +135,14 @@ func (s *Scheduler) enqueue(t *core.Task) {
 	s.inflight++
 	if cause := core.Cause(t.Ctx); cause != nil {
 		t.State = sQueued
+		t.Key = "" // never counted with its key
 		s.finish(t, t.Fail(cause), endCanceled, true)
 		return
 	}
 	s.watchCtx(t)
+	if t.Key != "" {
+		s.key(t.Key).jobs++
+	}
 	t.State = sQueued
 	s.fresh.push(t)
 	s.signal()

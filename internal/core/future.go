@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -23,13 +24,11 @@ type attempter interface {
 type Task struct {
 	Run
 	Ctx context.Context
-	// Canceler is how Cancel reaches the executor.
-	Canceler func(*Task)
 
 	self attempter
 
 	mu    sync.Mutex
-	state atomic.Uint32 // 0 pending, 1 resolved
+	state atomic.Uint32 // bit 0: resolved; the rest: attempts started (saturating)
 	done  chan struct{}
 	err   error // before resolution: the executor's stop cause (Stop)
 
@@ -43,6 +42,18 @@ type Task struct {
 	Gate    any // the key slot the task holds
 }
 
+// Begin counts a new attempt of t and returns its number.
+func (t *Task) Begin() int {
+	n := t.Run.Begin()
+	if t.state.Load()>>1 < math.MaxUint32>>1 {
+		t.state.Add(2)
+	}
+	return n
+}
+
+// Attempts returns the number of attempts started; safe for concurrent use.
+func (t *Task) Attempts() int { return int(t.state.Load() >> 1) }
+
 // Stop returns why the executor stopped t (cancel, close), or nil. Only
 // before resolution, under the executor's lock.
 func (t *Task) Stop() error { return t.err }
@@ -55,29 +66,38 @@ func (t *Task) SetStop(err error) {
 	}
 }
 
+// Op is a job's operation. A plain function is an OpFunc; an Op that also
+// has a Done(T, error) method is told the result as the task resolves, on
+// the resolving goroutine, under the executor's lock: it must not block.
+type Op[T any] interface {
+	Run(context.Context) (T, error)
+}
+
+// OpFunc adapts a function to an Op; converting a func to it allocates
+// nothing.
+type OpFunc[T any] func(context.Context) (T, error)
+
+// Run calls f.
+func (f OpFunc[T]) Run(ctx context.Context) (T, error) { return f(ctx) }
+
 // Future is a Task with its operation and value. It has no embedded or
 // exported fields, so that package job can define its public Future on it
 // without promoting any of the Task's methods.
 type Future[T any] struct {
 	task Task
-	op   func(context.Context) (T, error)
+	op   Op[T]
 	last T // the last attempt's value; written by the attempt's goroutine
 	val  T // the result; written before resolution
-
-	// OnDone, when set before the task is queued, is called once with the
-	// result as the task resolves, on the resolving goroutine, under the
-	// executor's lock: it must not block.
-	OnDone func(T, error)
 }
 
 // NewFuture returns a pending future for op under policy p. It panics, with
 // a message for the caller, when p's RetryOnResult was made for another T.
-func NewFuture[T any](ctx context.Context, op func(context.Context) (T, error), p *Policy, key string, env *Env, cancel func(*Task)) *Future[T] {
+func NewFuture[T any](ctx context.Context, op Op[T], p *Policy, key string, env *Env) *Future[T] {
 	CheckResult[T](p)
 	f := &Future[T]{op: op}
 	t := &f.task
 	t.self = f
-	t.Ctx, t.Canceler, t.Index = ctx, cancel, -1
+	t.Ctx, t.Index = ctx, -1
 	t.Init(ctx, p, key, env)
 	return f
 }
@@ -112,7 +132,7 @@ func (f *Future[T]) attempt(ctx context.Context) (retryValue bool, err error) {
 			retryValue, err = false, Recovered(v)
 		}
 	}()
-	v, err := f.op(ctx)
+	v, err := f.op.Run(ctx)
 	f.last = v
 	if p := f.task.Policy; err == nil && p.Result != nil {
 		retryValue = p.Result.(func(T) bool)(v)
@@ -121,8 +141,8 @@ func (f *Future[T]) attempt(ctx context.Context) (retryValue bool, err error) {
 }
 
 func (f *Future[T]) notify() {
-	if f.OnDone != nil {
-		f.OnDone(f.val, f.task.err)
+	if d, ok := f.op.(interface{ Done(T, error) }); ok {
+		d.Done(f.val, f.task.err)
 	}
 }
 
@@ -140,14 +160,14 @@ func (f *Future[T]) settle(success bool) {
 func (t *Task) Resolve(err error, keep bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state.Load() != 0 {
+	if t.state.Load()&1 != 0 {
 		return false
 	}
 	if keep {
 		t.self.settle(err == nil)
 	}
 	t.err = err
-	t.state.Store(1)
+	t.state.Or(1)
 	if t.done != nil {
 		close(t.done)
 	}
@@ -156,16 +176,16 @@ func (t *Task) Resolve(err error, keep bool) bool {
 }
 
 // Resolved reports whether t has resolved.
-func (t *Task) Resolved() bool { return t.state.Load() != 0 }
+func (t *Task) Resolved() bool { return t.state.Load()&1 != 0 }
 
 // Done returns a channel closed when t resolves.
 func (t *Task) Done() <-chan struct{} {
-	if t.state.Load() != 0 {
+	if t.state.Load()&1 != 0 {
 		return closed
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state.Load() != 0 {
+	if t.state.Load()&1 != 0 {
 		return closed
 	}
 	if t.done == nil {
@@ -176,8 +196,8 @@ func (t *Task) Done() <-chan struct{} {
 
 // Cancel asks t's executor to cancel it.
 func (t *Task) Cancel() {
-	if t.state.Load() == 0 && t.Canceler != nil {
-		t.Canceler(t)
+	if t.state.Load()&1 == 0 && t.Env.Cancel != nil {
+		t.Env.Cancel(t)
 	}
 }
 
@@ -187,7 +207,7 @@ func (t *Task) Err() error { return t.err }
 // Wait waits for f to resolve or ctx to end (nil: no bound).
 func (f *Future[T]) Wait(ctx context.Context) (T, error) {
 	t := &f.task
-	if t.state.Load() == 0 {
+	if t.state.Load()&1 == 0 {
 		var stop <-chan struct{}
 		if ctx != nil {
 			stop = ctx.Done()

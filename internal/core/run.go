@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -33,9 +32,11 @@ type Decision struct {
 // Env is what runs share: the clock, the random source, and the epoch that
 // a run's times count from. Executors share one Env among all their runs.
 type Env struct {
-	Clock clock.Clock
-	Rand  *rand.Rand // nil: math/rand/v2's global source
-	Epoch time.Time  // any fixed time; runs store times as offsets from it
+	// Cancel is how a Task's Cancel reaches the executor (nil for job.Do).
+	Cancel func(*Task)
+	Clock  clock.Clock
+	Rand   *rand.Rand // nil: math/rand/v2's global source
+	Epoch  time.Time  // any fixed time; runs store times as offsets from it
 }
 
 // now returns the env's time as an offset from its epoch (monotonic with
@@ -53,14 +54,14 @@ const (
 
 // Run is one job's retry state. The executor that runs the job's attempts
 // owns it: only one goroutine uses it at a time (attempts of one job never
-// overlap). Attempts may be read concurrently.
+// overlap).
 type Run struct {
 	Policy   *Policy
 	Env      *Env
 	Key      string
 	start    int64 // unset until the clock was first read
 	deadline int64 // noDeadline, or the earlier of start+MaxElapsed and the ctx's deadline
-	attempts atomic.Int64
+	attempts int
 	prev     time.Duration
 	Last     error
 }
@@ -92,11 +93,20 @@ func satAdd(a, b int64) int64 {
 	return a + b
 }
 
-// Attempts returns the number of attempts started.
-func (r *Run) Attempts() int { return int(r.attempts.Load()) }
+// Attempts returns the number of attempts started. Only the run's owner may
+// call it; others use Task.Attempts.
+func (r *Run) Attempts() int { return r.attempts }
 
 // Begin counts a new attempt and returns its number (1-based).
-func (r *Run) Begin() int { return int(r.attempts.Add(1)) }
+func (r *Run) Begin() int {
+	if r.attempts < math.MaxInt {
+		r.attempts++
+	}
+	return r.attempts
+}
+
+// DeadlineAt returns the job's deadline as an offset from its Env's epoch.
+func (r *Run) DeadlineAt() (int64, bool) { return r.deadline, r.deadline != noDeadline }
 
 // Late reports whether the job's deadline has passed (reading the clock only
 // when there is a deadline).
