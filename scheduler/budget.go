@@ -100,7 +100,7 @@ func (s *Scheduler) deposit(t *core.Task) {
 	}
 	now := s.now()
 	s.globalBucket().deposit(now)
-	if ks, _ := t.Gate.(*keyState); ks != nil {
+	if ks := s.keys[t.Key]; ks != nil && t.Key != "" {
 		s.keyBucket(ks).deposit(now)
 	}
 }
@@ -116,7 +116,7 @@ func (s *Scheduler) spend(t *core.Task) bool {
 	now := s.now()
 	g := s.globalBucket()
 	var kb *bucket
-	if ks, _ := t.Gate.(*keyState); ks != nil {
+	if ks := s.keys[t.Key]; ks != nil && t.Key != "" {
 		kb = s.keyBucket(ks)
 	}
 	if g.balance(now) < 1 || (kb != nil && kb.balance(now) < 1) {

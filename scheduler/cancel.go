@@ -103,8 +103,6 @@ func (s *Scheduler) cancel(t *core.Task, cause error) {
 		s.finish(t, t.Fail(cause), endCanceled, true)
 	case sRunning:
 		t.SetStop(cause)
-		if t.Cur != nil {
-			t.Cur.Cancel(context.Canceled)
-		}
+		t.CancelAttempt()
 	}
 }

@@ -45,19 +45,16 @@ func (s *Scheduler) key(k string) *keyState {
 
 // gate decides whether queued task t may run now; if not, it parks t (its
 // key is paused) or makes it wait for a slot of its key. A task that holds a
-// slot already (t.Gate set) passes. Called with mu.
+// slot already (t.Slot) passes. Called with mu.
 func (s *Scheduler) gate(t *core.Task) bool {
 	if t.Key == "" {
 		return true
 	}
-	ks, _ := t.Gate.(*keyState)
-	if ks == nil {
-		ks = s.key(t.Key)
-	}
+	ks := s.key(t.Key)
 	if ks.paused != never {
 		if now := s.now(); now < ks.paused {
-			if t.Gate != nil { // it held a slot: give it back
-				t.Gate = nil
+			if t.Slot { // it held a slot: give it back
+				t.Slot = false
 				ks.running--
 			}
 			if s.outlasts(t, now, ks.paused) {
@@ -69,7 +66,7 @@ func (s *Scheduler) gate(t *core.Task) bool {
 		}
 		ks.paused = never
 	}
-	if t.Gate != nil {
+	if t.Slot {
 		return true
 	}
 	if s.cfg.keyLimit > 0 && ks.running >= s.cfg.keyLimit {
@@ -79,7 +76,7 @@ func (s *Scheduler) gate(t *core.Task) bool {
 		return false
 	}
 	ks.running++
-	t.Gate = ks
+	t.Slot = true
 	return true
 }
 
@@ -143,11 +140,11 @@ func (s *Scheduler) pause(t *core.Task, hint time.Duration) {
 // waiting job of the key run and drops the key's state once it is idle.
 // Called with mu.
 func (s *Scheduler) release(t *core.Task) {
-	ks, _ := t.Gate.(*keyState)
-	if ks == nil {
+	if !t.Slot {
 		return
 	}
-	t.Gate = nil
+	t.Slot = false
+	ks := s.keys[t.Key]
 	ks.running--
 	s.admitWaiting(ks)
 	s.dropIfIdle(t.Key, ks)
@@ -180,7 +177,7 @@ func (s *Scheduler) admitWaiting(ks *keyState) {
 			continue
 		}
 		ks.running++
-		w.Gate = ks
+		w.Slot = true
 		w.State = sQueued
 		s.ready.push(w)
 		s.signal()
@@ -203,10 +200,7 @@ func (s *Scheduler) dropIfIdle(k string, ks *keyState) {
 
 // pausedUntil returns how long t's key stays paused. Called with mu.
 func (s *Scheduler) pausedUntil(t *core.Task) (time.Duration, bool) {
-	ks, _ := t.Gate.(*keyState)
-	if ks == nil {
-		ks = s.keys[t.Key]
-	}
+	ks := s.keys[t.Key]
 	if ks == nil || ks.paused == never {
 		return 0, false
 	}

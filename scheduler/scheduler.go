@@ -255,20 +255,30 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	if n == 1 && s.budget != nil {
 		s.deposit(t)
 	}
-	ac := new(core.AttemptCtx)
+	// The attempt's context: the task's embedded one for an unbounded first
+	// attempt, a new one otherwise. Cancel may reach it from another
+	// goroutine as soon as t.Cur is set, even before Start.
+	timeout, bounded := t.AttemptTimeout()
+	var ac *core.AttemptCtx
+	var actx context.Context = &t.First
+	if n > 1 || bounded {
+		ac = new(core.AttemptCtx)
+		actx = ac
+	}
 	t.State, t.Cur = sRunning, ac
 	s.slots[id] = t
 	s.running++
 	s.mu.Unlock()
 
-	timeout, bounded := t.AttemptTimeout()
-	ac.Start(t.Ctx, n, timeout, bounded, s.clock, false)
+	if ac != nil {
+		ac.Start(t.Ctx, n, timeout, bounded, s.clock, false)
+	}
 	var watchdog *clock.Timer
 	if to := t.Policy.AttemptTimeout; to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
 	}
-	retryValue, err := t.Attempt(ac)
-	ac.End()
+	retryValue, err := t.Attempt(actx)
+	t.EndAttempt(ac)
 	if watchdog != nil {
 		watchdog.Stop()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -183,6 +184,8 @@ func Attempt(ctx context.Context) int {
 		return c.n
 	case *marked:
 		return c.n
+	case *firstCtx:
+		return 1
 	}
 	if n, ok := ctx.Value(attemptKey{}).(int); ok {
 		return n
@@ -194,4 +197,87 @@ func Attempt(ctx context.Context) int {
 func Marked(ctx context.Context) bool {
 	_, ok := ctx.Value(attemptKey{}).(int)
 	return ok
+}
+
+// signal is a channel closed once, made only when someone waits on it.
+type signal struct{ c chan struct{} }
+
+// fired is the signal of anything that has happened already.
+var fired = &signal{closed}
+
+// waitOn returns the channel of the signal in p, making it if needed.
+func waitOn(p *atomic.Pointer[signal]) <-chan struct{} {
+	if s := p.Load(); s != nil {
+		return s.c
+	}
+	s := &signal{make(chan struct{})}
+	if p.CompareAndSwap(nil, s) {
+		return s.c
+	}
+	return p.Load().c
+}
+
+// fire fires the signal in p (once; later calls do nothing).
+func fire(p *atomic.Pointer[signal]) {
+	if old := p.Swap(fired); old != nil && old != fired {
+		close(old.c)
+	}
+}
+
+// firstCtx is a task's first-attempt context: the job's context plus the
+// attempt number 1 and a cancellation of its own (the executor cancels it
+// when the job is canceled or the attempt ends). It is embedded in the Task.
+type firstCtx struct {
+	t    *Task
+	done atomic.Pointer[signal]
+	err  atomic.Uint32 // 0: alive; 1: Canceled; 2: DeadlineExceeded
+}
+
+func (c *firstCtx) cancel(err error) {
+	code := uint32(1)
+	if err == context.DeadlineExceeded {
+		code = 2
+	}
+	if c.err.CompareAndSwap(0, code) {
+		fire(&c.done)
+	}
+}
+
+// Deadline implements context.Context.
+func (c *firstCtx) Deadline() (time.Time, bool) { return c.t.Ctx.Deadline() }
+
+// Done implements context.Context.
+func (c *firstCtx) Done() <-chan struct{} {
+	if c.err.Load() == 0 && c.t.Ctx.Err() != nil {
+		c.cancel(c.t.Ctx.Err())
+	}
+	return waitOn(&c.done)
+}
+
+// Err implements context.Context.
+func (c *firstCtx) Err() error {
+	if c.err.Load() == 0 {
+		if err := c.t.Ctx.Err(); err != nil {
+			c.cancel(err)
+		}
+	}
+	switch c.err.Load() {
+	case 1:
+		return context.Canceled
+	case 2:
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// Value implements context.Context; see AttemptCtx.Value.
+func (c *firstCtx) Value(key any) any {
+	if _, ok := key.(attemptKey); ok {
+		return 1
+	}
+	v := c.t.Ctx.Value(key)
+	if v != nil && reflect.TypeOf(v) == cancelCtxType && c.err.Load() != 0 && c.t.Ctx.Err() == nil {
+		return nil
+	}
+	return v
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
 )
 
@@ -18,28 +17,50 @@ type attempter interface {
 
 // Task is one job as an executor sees it: the retry state, the job's
 // context, and the future's resolution. The executor fields (Cur, Due,
-// Index, State, Watched, Next, Prev, Gate) belong to the executor and are
+// Index, State, Watched, Slot, Next, Prev) belong to the executor and are
 // guarded by its lock. The struct is kept small: it is what a parked job
 // costs.
 type Task struct {
 	Run
 	Ctx context.Context
 
-	self attempter
-
-	mu    sync.Mutex
+	self  attempter
 	state atomic.Uint32 // bit 0: resolved; the rest: attempts started (saturating)
-	done  chan struct{}
+	Index int32         // heap position; -1 when not parked
+	done  atomic.Pointer[signal]
 	err   error // before resolution: the executor's stop cause (Stop)
 
-	Cur     *AttemptCtx // the running attempt's context
-	Due     int64       // when parked: due time, in the executor's units
-	Index   int32       // heap position; -1 when not parked
+	// First is the context of the first attempt when that attempt has no
+	// deadline of its own: embedded, so that a job that succeeds at once
+	// allocates no context. Cur is the running attempt's context otherwise.
+	First firstCtx
+	Cur   *AttemptCtx
+
+	Due     int64 // when parked: due time, in the executor's units
 	State   uint8
 	Watched bool // on the executor's list for Ctx (Next, Prev)
+	Slot    bool // holds a slot of its key
 	Next    *Task
 	Prev    *Task
-	Gate    any // the key slot the task holds
+}
+
+// CancelAttempt cancels the running attempt's context (a no-op once the
+// attempt has ended). Under the executor's lock.
+func (t *Task) CancelAttempt() {
+	if t.Cur != nil {
+		t.Cur.Cancel(context.Canceled)
+		return
+	}
+	t.First.cancel(context.Canceled)
+}
+
+// EndAttempt releases the context of the attempt that has just returned.
+func (t *Task) EndAttempt(ac *AttemptCtx) {
+	if ac != nil {
+		ac.End()
+		return
+	}
+	t.First.cancel(context.Canceled)
 }
 
 // Begin counts a new attempt of t and returns its number.
@@ -97,7 +118,7 @@ func NewFuture[T any](ctx context.Context, op Op[T], p *Policy, key string, env 
 	f := &Future[T]{op: op}
 	t := &f.task
 	t.self = f
-	t.Ctx, t.Index = ctx, -1
+	t.Ctx, t.Index, t.First.t = ctx, -1, t
 	t.Init(ctx, p, key, env)
 	return f
 }
@@ -156,10 +177,9 @@ func (f *Future[T]) settle(success bool) {
 // it reports whether this call resolved it. With keep, the last attempt's
 // value becomes the result (always on success; on failure only under
 // RetryOnResult). An executor passes keep=false when the last attempt may
-// still be running (an abandoned attempt).
+// still be running (an abandoned attempt). Calls of Resolve on one task must
+// not run concurrently: the executor makes them under its lock.
 func (t *Task) Resolve(err error, keep bool) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.state.Load()&1 != 0 {
 		return false
 	}
@@ -168,9 +188,7 @@ func (t *Task) Resolve(err error, keep bool) bool {
 	}
 	t.err = err
 	t.state.Or(1)
-	if t.done != nil {
-		close(t.done)
-	}
+	fire(&t.done)
 	t.self.notify()
 	return true
 }
@@ -179,20 +197,7 @@ func (t *Task) Resolve(err error, keep bool) bool {
 func (t *Task) Resolved() bool { return t.state.Load()&1 != 0 }
 
 // Done returns a channel closed when t resolves.
-func (t *Task) Done() <-chan struct{} {
-	if t.state.Load()&1 != 0 {
-		return closed
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.state.Load()&1 != 0 {
-		return closed
-	}
-	if t.done == nil {
-		t.done = make(chan struct{})
-	}
-	return t.done
-}
+func (t *Task) Done() <-chan struct{} { return waitOn(&t.done) }
 
 // Cancel asks t's executor to cancel it.
 func (t *Task) Cancel() {
