@@ -386,7 +386,7 @@ func (s *Scheduler) parkAt(t *core.Task, due int64) {
 	s.heap.push(t)
 	s.ensureTimer()
 	if t.Index == 0 && (s.armed == never || due < s.armed) {
-		s.wakeTimer()
+		s.wakeTimer() // (armed is never while the loop re-arms: a spare wake is harmless)
 	}
 }
 
@@ -408,8 +408,12 @@ func (s *Scheduler) wakeTimer() {
 }
 
 // timerLoop owns the heap's one timer: it arms it for the earliest due task
-// and, when it fires, moves every due task to the ready queue. It runs no
-// user code.
+// (or key sweep) and, when it fires, moves every due task to the ready
+// queue. It runs no user code.
+//
+// While it re-arms the timer, armed is never, so WaitSettled cannot report
+// settled with a timer that is not registered yet: a test's mock.Add then
+// always finds the timer in place.
 func (s *Scheduler) timerLoop() {
 	defer s.workersDone.Done()
 	var tm *clock.Timer
@@ -426,36 +430,42 @@ func (s *Scheduler) timerLoop() {
 		if s.sweepAt != never && s.sweepAt <= now {
 			s.sweepKeys()
 		}
-		next := s.nextDue()
+		s.armed = never
 		if s.stopping {
-			s.armed = never
 			s.mu.Unlock()
 			if tm != nil {
 				tm.Stop()
 			}
 			return
 		}
+		next := s.nextDue()
+		select { // a wake from before this point is answered by this pass
+		case <-s.wake:
+		default:
+		}
 		s.mu.Unlock()
 
-		switch {
-		case next == never:
-			if tm != nil {
-				tm.Stop()
-			}
-			tc = nil
-		case tm == nil:
-			tm = s.clock.Timer(time.Duration(next - now))
-			tc = tm.C
-		default:
+		if tm != nil {
 			tm.Stop()
-			tm.Reset(time.Duration(next - now))
+		}
+		tc = nil
+		if next != never {
+			d := time.Duration(next - s.now())
+			if d <= 0 {
+				continue // due already
+			}
+			if tm == nil {
+				tm = s.clock.Timer(d)
+			} else {
+				tm.Reset(d)
+			}
 			tc = tm.C
 		}
+
 		s.mu.Lock()
-		if min := s.nextDue(); min != next {
-			// The heap changed while the timer was being armed: look again.
+		if s.nextDue() != next || len(s.wake) > 0 {
 			s.mu.Unlock()
-			continue
+			continue // the heap changed meanwhile: look again
 		}
 		s.armed = next
 		s.checkSettled()

@@ -36,7 +36,11 @@ func (s *Scheduler) settled() bool {
 	if s.running > 0 || s.ready.len() > 0 || s.fresh.len() > 0 {
 		return false
 	}
-	return s.armed == s.nextDue()
+	next := s.nextDue()
+	if next != never && next <= s.now() {
+		return false // due, and the timer goroutine has not moved it yet
+	}
+	return s.armed == next
 }
 
 // checkSettled wakes WaitSettled callers once settled. Called with mu.
