@@ -198,16 +198,6 @@ func (s *Scheduler) dropIfIdle(k string, ks *keyState) {
 	delete(s.keys, k)
 }
 
-// pausedUntil returns how long t's key stays paused. Called with mu.
-func (s *Scheduler) pausedUntil(t *core.Task) (time.Duration, bool) {
-	ks := s.keys[t.Key]
-	if ks == nil || ks.paused == never {
-		return 0, false
-	}
-	d := ks.paused - s.now()
-	return time.Duration(d), d > 0
-}
-
 // sweepKeys drops keys left idle with an expired pause, and sets when to
 // sweep next. Called with mu.
 func (s *Scheduler) sweepKeys() {

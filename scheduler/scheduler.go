@@ -42,8 +42,7 @@ type Scheduler struct {
 	closing     context.Context
 	stopIntake  context.CancelFunc
 	closedFlag  atomic.Bool
-	drained     chan struct{} // closed once intake stopped and no job is left
-	stopOnce    sync.Once
+	drained     chan struct{}  // closed once intake stopped and no job is left
 	workersDone sync.WaitGroup // attached workers and the timer goroutine
 	callbacks   sync.WaitGroup // ctx watch callbacks
 
