@@ -70,20 +70,31 @@ func newBucket(cfg *budget) *bucket { return &bucket{cfg: cfg} }
 
 // at returns the entry for time now, clearing it if it held an old slice.
 func (b *bucket) at(now int64) *float64 {
-	n := now / max(b.cfg.slot, 1)
-	i := n % slots
+	n := b.slice(now)
+	i := (n%slots + slots) % slots // now may be negative (a mock clock set back)
 	if b.epoch[i] != n {
 		b.epoch[i], b.net[i] = n, 0
 	}
 	return &b.net[i]
 }
 
+// slice returns the number of the time slice holding now (floored, so that
+// negative times work too).
+func (b *bucket) slice(now int64) int64 {
+	w := max(b.cfg.slot, 1)
+	n := now / w
+	if now%w < 0 {
+		n--
+	}
+	return n
+}
+
 // balance returns the tokens available at now.
 func (b *bucket) balance(now int64) float64 {
-	n := now / max(b.cfg.slot, 1)
+	n := b.slice(now)
 	sum := b.cfg.MinPerSecond * b.cfg.Window.Seconds()
 	for i := range b.net {
-		if n-b.epoch[i] < slots {
+		if d := n - b.epoch[i]; d >= 0 && d < slots {
 			sum += b.net[i]
 		}
 	}

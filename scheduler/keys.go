@@ -171,9 +171,15 @@ func (s *Scheduler) admitWaiting(ks *keyState) {
 			continue // canceled while waiting
 		}
 		s.nWaiting--
-		if ks.paused != never && s.now() < ks.paused {
-			// Paused: it waits on the heap instead, without a slot.
-			s.parkAt(w, s.resumeAt(ks, s.now(), w))
+		if now := s.now(); ks.paused != never && now < ks.paused {
+			// Paused: it waits on the heap instead, without a slot, or
+			// gives up if the pause outlasts its limits.
+			if s.outlasts(w, now, ks.paused) {
+				w.State = sQueued
+				s.finish(w, w.Fail(job.ErrDeadline), endGaveUp, true)
+				continue
+			}
+			s.parkAt(w, s.resumeAt(ks, now, w))
 			continue
 		}
 		ks.running++
