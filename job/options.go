@@ -133,51 +133,49 @@ func MaxAttempts(n int) Option {
 	return maxAttempts(n)
 }
 
-type maxElapsed time.Duration
+// durationOpt sets one of the policy's durations.
+type durationOpt struct {
+	field core.Field
+	d     time.Duration
+}
 
-func (o maxElapsed) apply(b *core.Builder) {
+func (o durationOpt) apply(b *core.Builder) {
 	p := b.Edit()
-	p.MaxElapsed, p.Set = time.Duration(o), p.Set|core.FMaxElapsed
+	switch o.field {
+	case core.FMaxElapsed:
+		p.MaxElapsed = o.d
+	case core.FAttemptTimeout:
+		p.AttemptTimeout = o.d
+	case core.FMaxWait:
+		p.MaxWait = o.d
+	}
+	p.Set |= o.field
+}
+
+func duration(field core.Field, name string, d time.Duration) Option {
+	if d < 0 {
+		panic(fmt.Sprintf("job: %s must be >= 0 (0 means none), got %v", name, d))
+	}
+	return durationOpt{field, d}
 }
 
 // MaxElapsed bounds the job's whole run, from submission (from the call, for
 // Do) on the monotonic clock: it also bounds each attempt's context, and the
 // job gives up with ErrDeadline rather than start an attempt after it. 0
 // means no bound (the default). It panics if d < 0.
-func MaxElapsed(d time.Duration) Option {
-	checkDuration("MaxElapsed", d)
-	return maxElapsed(d)
-}
-
-type attemptTimeout time.Duration
-
-func (o attemptTimeout) apply(b *core.Builder) {
-	p := b.Edit()
-	p.AttemptTimeout, p.Set = time.Duration(o), p.Set|core.FAttemptTimeout
-}
+func MaxElapsed(d time.Duration) Option { return duration(core.FMaxElapsed, "MaxElapsed", d) }
 
 // AttemptTimeout gives each attempt its own deadline; its expiry is an
 // ordinary, retryable error. 0 means none (the default). It panics if d < 0.
 func AttemptTimeout(d time.Duration) Option {
-	checkDuration("AttemptTimeout", d)
-	return attemptTimeout(d)
-}
-
-type maxWait time.Duration
-
-func (o maxWait) apply(b *core.Builder) {
-	p := b.Edit()
-	p.MaxWait, p.Set = time.Duration(o), p.Set|core.FMaxWait
+	return duration(core.FAttemptTimeout, "AttemptTimeout", d)
 }
 
 // MaxWait is the ceiling on any single wait. A jittered delay above it is cut
 // to it; a Retry-After hint above it ends the job with ErrDeadline (a server
 // saying "come back in a year" ends the job; it does not park it for a year).
 // 0 means no ceiling. Default 1h. It panics if d < 0.
-func MaxWait(d time.Duration) Option {
-	checkDuration("MaxWait", d)
-	return maxWait(d)
-}
+func MaxWait(d time.Duration) Option { return duration(core.FMaxWait, "MaxWait", d) }
 
 type waitOpt struct{ s wait.Strategy }
 
@@ -316,9 +314,3 @@ func (o randOpt) apply(b *core.Builder) { b.Rand = o.r }
 // that run concurrently must be safe for concurrent use (rand.New of a
 // rand.PCG is not). nil means math/rand/v2's global source (the default).
 func Rand(r *rand.Rand) Option { return randOpt{r} }
-
-func checkDuration(name string, d time.Duration) {
-	if d < 0 {
-		panic(fmt.Sprintf("job: %s must be >= 0 (0 means none), got %v", name, d))
-	}
-}
