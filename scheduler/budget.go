@@ -34,7 +34,10 @@ type Budget struct {
 }
 
 // WithRetryBudget limits retries scheduler-wide, and per key for keyed jobs
-// (a retry needs a token from both). It panics if Ratio is outside [0, 1000],
+// (a retry needs a token from both). Each key's bucket has the same
+// parameters and sees only that key's traffic: a key with few jobs lives on
+// its MinPerSecond reserve (with MinPerSecond 0 and Ratio < 1, a lone job of
+// a key never retries), and a key dropped while idle starts full again. It panics if Ratio is outside [0, 1000],
 // MinPerSecond < 0, either is NaN, or Window < 0.
 func WithRetryBudget(b Budget) Option {
 	if !(b.Ratio >= 0 && b.Ratio <= 1000) || !(b.MinPerSecond >= 0) || math.IsInf(b.MinPerSecond, 0) || b.Window < 0 {
