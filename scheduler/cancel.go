@@ -101,7 +101,7 @@ func (s *Scheduler) cancel(t *core.Task, cause error) {
 			s.nWaiting--
 		}
 		s.finish(t, t.Fail(cause), endCanceled, true)
-	case sRunning:
+	case sRunning, sJudging:
 		t.SetStop(cause)
 		t.CancelAttempt()
 	}

@@ -18,7 +18,8 @@ import (
 const (
 	sNew       uint8 = iota
 	sQueued          // in the fresh or ready queue
-	sRunning         // on a worker: attempt, then judging and hooks
+	sRunning         // on a worker: the attempt
+	sJudging         // on a worker: the attempt has returned; verdict and hooks
 	sParked          // on the timer heap
 	sGated           // waiting for its key (limit or pause)
 	sDone            // resolved (a queued tombstone is skipped)
@@ -288,6 +289,7 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 		return false
 	}
 	t.Cur = nil
+	t.State = sJudging
 	if err == nil && !retryValue && t.Policy.OnSuccess == nil && s.cfg.logger == nil {
 		// Success with no hook to run: settle it under this same lock.
 		t.Judge(nil, false, nil)
@@ -444,8 +446,11 @@ func (s *Scheduler) timerLoop() {
 		}
 		s.mu.Unlock()
 
-		if tm != nil {
-			tm.Stop()
+		if tm != nil && !tm.Stop() {
+			select { // drop a fire we will not wait for (the mock's C is buffered)
+			case <-tm.C:
+			default:
+			}
 		}
 		tc = nil
 		if next != never {

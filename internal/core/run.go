@@ -162,7 +162,12 @@ func (r *Run) Judge(err error, retryValue bool, stop error) Decision {
 		// Elapsed counts from the first failure.
 		r.start = r.Env.now()
 	}
-	giveUp := func(reason error) Decision { return Decision{Verdict: GiveUp, Reason: reason, Hint: -1} }
+	// A hint pauses the job's key even when the job itself gives up.
+	hint, hinted := Hint(err)
+	if !hinted {
+		hint = -1
+	}
+	giveUp := func(reason error) Decision { return Decision{Verdict: GiveUp, Reason: reason, Hint: hint} }
 	switch {
 	case stop != nil:
 		return giveUp(stop)
@@ -190,17 +195,14 @@ func (r *Run) Judge(err error, retryValue bool, stop error) Decision {
 	if p.MaxWait > 0 && d > p.MaxWait {
 		d = p.MaxWait
 	}
-	hint, hinted := Hint(err)
 	if hinted {
 		if p.MaxWait > 0 && hint > p.MaxWait {
-			return Decision{Verdict: GiveUp, Reason: ErrDeadline, Hint: hint}
+			return giveUp(ErrDeadline)
 		}
 		d = max(d, hint)
-	} else {
-		hint = -1
 	}
 	if r.deadline != noDeadline && satAdd(r.Env.now(), int64(d)) >= r.deadline {
-		return Decision{Verdict: GiveUp, Reason: ErrDeadline, Hint: hint}
+		return giveUp(ErrDeadline)
 	}
 	return Decision{Verdict: Retry, Wait: d, Hint: hint}
 }
