@@ -588,9 +588,11 @@ func TestRetryIfCannotOverridePermanentOrCancellation(t *testing.T) {
 			wantLast:   errFatal,
 		},
 		{
-			name:       "Permanent deep in the chain",
-			retryIf:    func(error) bool { return true },
-			attempt:    func(context.Context, context.CancelFunc) error { return fmt.Errorf("call: %w", job.Permanent(errFatal)) },
+			name:    "Permanent deep in the chain",
+			retryIf: func(error) bool { return true },
+			attempt: func(context.Context, context.CancelFunc) error {
+				return fmt.Errorf("call: %w", job.Permanent(errFatal))
+			},
 			wantReason: job.ErrPermanent,
 			wantLast:   errFatal,
 		},
