@@ -59,6 +59,31 @@ var defaultEnv = core.Env{Clock: realClock, Epoch: core.Epoch}
 // run is the inline executor of the state machine.
 func run[T any](ctx context.Context, op func(context.Context) (T, error), p *core.Policy, key string, clk clock.Clock, rnd *rand.Rand) (T, error) {
 	core.CheckResult[T](p)
+	// The fast path: a policy that needs no time, a context with no
+	// deadline, not inside another job. The first attempt needs no state;
+	// most calls end here.
+	if !p.NeedsTime() && ctx.Err() == nil {
+		if _, hasDeadline := ctx.Deadline(); !hasDeadline && !core.Marked(ctx) {
+			v, retryValue, err := call(ctx, op, p)
+			if err == nil && !retryValue {
+				return v, nil // no hooks: a policy with hooks needs time
+			}
+			return loop(ctx, op, p, key, clk, rnd, &outcome[T]{v, retryValue, err})
+		}
+	}
+	return loop(ctx, op, p, key, clk, rnd, nil)
+}
+
+// outcome is an attempt's result.
+type outcome[T any] struct {
+	v          T
+	retryValue bool
+	err        error
+}
+
+// loop runs attempts until the state machine ends the job. first, if not
+// nil, is the outcome of the first attempt, made by run's fast path.
+func loop[T any](ctx context.Context, op func(context.Context) (T, error), p *core.Policy, key string, clk clock.Clock, rnd *rand.Rand, first *outcome[T]) (T, error) {
 	env := &defaultEnv
 	if clk != nil || rnd != nil {
 		if clk == nil {
@@ -74,32 +99,38 @@ func run[T any](ctx context.Context, op func(context.Context) (T, error), p *cor
 	)
 	defer nap.stop()
 	for {
-		if ctx.Err() != nil {
-			return result(p, last), r.Fail(context.Cause(ctx))
+		var o outcome[T]
+		if first != nil {
+			r.Begin()
+			o, first = *first, nil
+		} else {
+			if ctx.Err() != nil {
+				return result(p, last), r.Fail(context.Cause(ctx))
+			}
+			if r.Late() {
+				return result(p, last), r.Fail(core.ErrDeadline)
+			}
+			n := r.Begin()
+			actx := ctx
+			var ac *core.AttemptCtx
+			if timeout, bounded := r.AttemptTimeout(); bounded {
+				ac = new(core.AttemptCtx)
+				ac.Start(ctx, n, timeout, bounded, env.Clock, true)
+				actx = ac
+			} else if n > 1 || core.Marked(ctx) {
+				actx = core.Mark(ctx, n)
+			}
+			o.v, o.retryValue, o.err = call(actx, op, p)
+			if ac != nil {
+				ac.End()
+			}
 		}
-		if r.Late() {
-			return result(p, last), r.Fail(core.ErrDeadline)
-		}
-		n := r.Begin()
-		actx := ctx
-		var ac *core.AttemptCtx
-		if timeout, bounded := r.AttemptTimeout(); bounded {
-			ac = new(core.AttemptCtx)
-			ac.Start(ctx, n, timeout, bounded, env.Clock, true)
-			actx = ac
-		} else if n > 1 || core.Marked(ctx) {
-			actx = core.Mark(ctx, n)
-		}
-		v, retryValue, err := call(actx, op, p)
-		if ac != nil {
-			ac.End()
-		}
-		last = v
-		d := r.Judge(err, retryValue, core.Cause(ctx))
+		last = o.v
+		d := r.Judge(o.err, o.retryValue, core.Cause(ctx))
 		switch d.Verdict {
 		case core.Succeed:
 			r.Succeeded()
-			return v, nil
+			return o.v, nil
 		case core.GiveUp:
 			final := r.Fail(d.Reason)
 			r.GaveUp(final)

@@ -13,7 +13,7 @@
 //
 // # Policies
 //
-// Options apply left to right over the defaults (DESIGN: the scheduler's
+// Options apply left to right over the defaults (on a scheduler, its
 // WithDefaults first):
 //
 //	MaxAttempts(10)                          10 attempts in all, the first included
