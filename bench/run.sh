@@ -2,7 +2,7 @@
 # run.sh regenerates everything in results/: the benchmarks (-count=6,
 # summarised by benchstat; ratios by cmd/goals), the programs (parked memory,
 # lateness, scale) and the contention experiment (table and SVG). It takes
-# about 15 minutes on 2 cores. Run it on a quiet machine:
+# about 5 minutes on 2 cores. Run it on a quiet machine:
 #
 #	./run.sh            # everything
 #	COUNT=10 ./run.sh   # more benchmark runs
