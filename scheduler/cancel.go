@@ -7,7 +7,7 @@ import (
 )
 
 // watch is the one registration the scheduler keeps per distinct job context
-// (per Done channel): the jobs under it, in a list through Task.Next/Prev,
+// (per Done channel): the jobs under it, in a list through Task.Watch,
 // and one context.AfterFunc. Canceling a context that a million jobs share
 // runs one callback, not a million goroutines.
 type watch struct {
@@ -33,10 +33,9 @@ func (s *Scheduler) watchCtx(t *core.Task) {
 			s.ctxDone(done)
 		})
 	}
-	t.Watched = true
-	t.Prev, t.Next = nil, w.head
+	t.Watch = &core.Link{Next: w.head}
 	if w.head != nil {
-		w.head.Prev = t
+		w.head.Watch.Prev = t
 	}
 	w.head = t
 	w.n++
@@ -45,20 +44,20 @@ func (s *Scheduler) watchCtx(t *core.Task) {
 // unwatch removes t from its context's watch, dropping the watch when it is
 // empty. Called with mu.
 func (s *Scheduler) unwatch(t *core.Task) {
-	if !t.Watched {
+	l := t.Watch
+	if l == nil {
 		return
 	}
-	t.Watched = false
+	t.Watch = nil
 	w := s.watches[t.Ctx.Done()]
-	if t.Prev != nil {
-		t.Prev.Next = t.Next
+	if l.Prev != nil {
+		l.Prev.Watch.Next = l.Next
 	} else {
-		w.head = t.Next
+		w.head = l.Next
 	}
-	if t.Next != nil {
-		t.Next.Prev = t.Prev
+	if l.Next != nil {
+		l.Next.Watch.Prev = l.Prev
 	}
-	t.Prev, t.Next = nil, nil
 	w.n--
 	if w.n == 0 {
 		delete(s.watches, t.Ctx.Done())
@@ -78,7 +77,7 @@ func (s *Scheduler) ctxDone(done <-chan struct{}) {
 	}
 	cause := context.Cause(w.ctx)
 	for t := w.head; t != nil; {
-		next := t.Next
+		next := t.Watch.Next
 		s.cancel(t, cause)
 		t = next
 	}

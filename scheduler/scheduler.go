@@ -277,16 +277,13 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	if to := t.Policy.AttemptTimeout; to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
 	}
-	retryValue, err := t.Attempt(actx)
+	retryValue, err, owned := t.Attempt(actx, (*owner)(s)) // owned: with mu held
 	t.EndAttempt(ac)
 	if watchdog != nil {
 		watchdog.Stop()
 	}
-
-	s.mu.Lock()
-	if t.State == sAbandoned {
-		s.mu.Unlock()
-		return false
+	if !owned {
+		return false // abandoned meanwhile: the job has resolved without us
 	}
 	t.Cur = nil
 	t.State = sJudging
@@ -340,6 +337,20 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 		s.finish(t, final, kind, true)
 	case core.Retry:
 		s.park(t, d.Wait)
+	}
+	return true
+}
+
+// owner is how an attempt's end reaches the scheduler (core.Owner): it
+// takes mu and reports whether the task is still the attempt's.
+type owner Scheduler
+
+func (o *owner) Own(t *core.Task) bool {
+	s := (*Scheduler)(o)
+	s.mu.Lock()
+	if t.State == sAbandoned {
+		s.mu.Unlock()
+		return false
 	}
 	return true
 }

@@ -10,14 +10,14 @@ import (
 // attempter is the typed half of a task: it runs the operation and keeps its
 // value.
 type attempter interface {
-	attempt(ctx context.Context) (retryValue bool, err error)
-	settle(success bool)
+	attempt(ctx context.Context, own Owner) (retryValue bool, err error, owned bool)
+	settle(success, keep bool)
 	notify()
 }
 
 // Task is one job as an executor sees it: the retry state, the job's
 // context, and the future's resolution. The executor fields (Cur, Due,
-// Index, State, Watched, Slot, Next, Prev) belong to the executor and are
+// Index, State, Slot, Watch) belong to the executor and are
 // guarded by its lock. The struct is kept small: it is what a parked job
 // costs.
 type Task struct {
@@ -36,12 +36,16 @@ type Task struct {
 	First firstCtx
 	Cur   *AttemptCtx
 
-	Due     int64 // when parked: due time, in the executor's units
-	State   uint8
-	Watched bool // on the executor's list for Ctx (Next, Prev)
-	Slot    bool // holds a slot of its key
-	Next    *Task
-	Prev    *Task
+	Due   int64 // when parked: due time, in the executor's units
+	State uint8
+	Slot  bool  // holds a slot of its key
+	Watch *Link // the task's place on the executor's list for Ctx; nil if not on it
+}
+
+// Link is a task's place in a doubly linked list of the executor's,
+// allocated only for a task that is on one (a cancelable context's).
+type Link struct {
+	Next, Prev *Task
 }
 
 // CancelAttempt cancels the running attempt's context (a no-op once the
@@ -107,7 +111,6 @@ func (f OpFunc[T]) Run(ctx context.Context) (T, error) { return f(ctx) }
 type Future[T any] struct {
 	task Task
 	op   Op[T]
-	last T // the last attempt's value; written by the attempt's goroutine
 	val  T // the result; written before resolution
 }
 
@@ -141,24 +144,40 @@ func TypeName[T any]() string {
 	return fmt.Sprintf("%T", (*T)(nil))[1:]
 }
 
-// Attempt runs one attempt of t's operation with ctx; panics are recovered
-// into a permanent error.
-func (t *Task) Attempt(ctx context.Context) (retryValue bool, err error) {
-	return t.self.attempt(ctx)
+// Owner is the executor's side of an attempt's end: Own is called once the
+// operation has returned; it takes the executor's lock and reports whether
+// the task is still this attempt's (not abandoned meanwhile). When it
+// reports true the lock stays held for the caller of Attempt; when false it
+// is released.
+type Owner interface {
+	Own(t *Task) bool
 }
 
-func (f *Future[T]) attempt(ctx context.Context) (retryValue bool, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			retryValue, err = false, Recovered(v)
+// Attempt runs one attempt of t's operation with ctx (panics are recovered
+// into a permanent error) and then calls own.Own; the value is kept only if
+// the task is still owned. It returns with the executor's lock held iff
+// owned.
+func (t *Task) Attempt(ctx context.Context, own Owner) (retryValue bool, err error, owned bool) {
+	return t.self.attempt(ctx, own)
+}
+
+func (f *Future[T]) attempt(ctx context.Context, own Owner) (retryValue bool, err error, owned bool) {
+	var v T
+	func() {
+		defer func() {
+			if x := recover(); x != nil {
+				retryValue, err = false, Recovered(x)
+			}
+		}()
+		v, err = f.op.Run(ctx)
+		if p := f.task.Policy; err == nil && p.Result != nil {
+			retryValue = p.Result.(func(T) bool)(v)
 		}
 	}()
-	v, err := f.op.Run(ctx)
-	f.last = v
-	if p := f.task.Policy; err == nil && p.Result != nil {
-		retryValue = p.Result.(func(T) bool)(v)
+	if owned = own.Own(&f.task); owned {
+		f.val = v // under the executor's lock: the job is still this attempt's
 	}
-	return retryValue, err
+	return retryValue, err, owned
 }
 
 func (f *Future[T]) notify() {
@@ -167,9 +186,10 @@ func (f *Future[T]) notify() {
 	}
 }
 
-func (f *Future[T]) settle(success bool) {
-	if success || f.task.Policy.Result != nil {
-		f.val = f.last
+func (f *Future[T]) settle(success, keep bool) {
+	if !keep || (!success && f.task.Policy.Result == nil) {
+		var zero T
+		f.val = zero
 	}
 }
 
@@ -183,9 +203,7 @@ func (t *Task) Resolve(err error, keep bool) bool {
 	if t.state.Load()&1 != 0 {
 		return false
 	}
-	if keep {
-		t.self.settle(err == nil)
-	}
+	t.self.settle(err == nil, keep)
 	t.err = err
 	t.state.Or(1)
 	fire(&t.done)
