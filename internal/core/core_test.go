@@ -1,0 +1,164 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"go.uber.org/goleak"
+
+	"github.com/rebound-go/rebound/internal/core"
+	"github.com/rebound-go/rebound/job" // installs core's constructors
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type hintErr struct{ d time.Duration }
+
+func (h hintErr) Error() string              { return "hint" }
+func (h hintErr) RetryAfter() time.Duration { return h.d }
+
+func TestErrorTrees(t *testing.T) {
+	base := errors.New("base")
+	for _, tc := range []struct {
+		name      string
+		err       error
+		permanent bool
+		hint      time.Duration
+		hinted    bool
+	}{
+		{"nil", nil, false, 0, false},
+		{"plain", base, false, 0, false},
+		{"permanent", core.Permanent(base), true, 0, false},
+		{"wrapped permanent", fmt.Errorf("ctx: %w", core.Permanent(base)), true, 0, false},
+		{"joined permanent", errors.Join(base, core.Permanent(base)), true, 0, false},
+		{"hint", core.RetryAfter(base, time.Second), false, time.Second, true},
+		{"joined hint", errors.Join(base, fmt.Errorf("x: %w", hintErr{2 * time.Second})), false, 2 * time.Second, true},
+		{"negative hint", hintErr{-time.Second}, false, 0, true},
+		{"first hint wins", fmt.Errorf("%w %w", hintErr{3 * time.Second}, hintErr{time.Second}), false, 3 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := core.IsPermanent(tc.err); got != tc.permanent {
+				t.Errorf("IsPermanent = %v, want %v", got, tc.permanent)
+			}
+			d, ok := core.Hint(tc.err)
+			if d != tc.hint || ok != tc.hinted {
+				t.Errorf("Hint = %v, %v; want %v, %v", d, ok, tc.hint, tc.hinted)
+			}
+		})
+	}
+}
+
+func TestSharedOverCachesOneMerge(t *testing.T) {
+	var b core.Builder
+	b.Reset(nil)
+	core.ApplyOption(job.MaxAttempts(3), &b)
+	shared := &core.Shared{P: b.Standalone()}
+	if p := shared.Over(core.Default); p != &shared.P {
+		t.Fatalf("Over(Default) = %p, want the shared policy itself %p", p, &shared.P)
+	}
+	b.Reset(nil)
+	core.ApplyOption(job.MaxWait(time.Minute), &b)
+	base := b.Policy()
+	p1, p2 := shared.Over(base), shared.Over(base)
+	if p1 != p2 {
+		t.Errorf("Over(base) twice = %p, %p; want one cached merge", p1, p2)
+	}
+	if p1.MaxAttempts != 3 || p1.MaxWait != time.Minute {
+		t.Errorf("merge = MaxAttempts %d, MaxWait %v; want 3, 1m", p1.MaxAttempts, p1.MaxWait)
+	}
+}
+
+func TestAttemptCtxOwnTimeout(t *testing.T) {
+	mock := clock.NewMock()
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ac core.AttemptCtx
+	ac.Start(parent, 2, time.Second, true, mock, true)
+	if n := job.AttemptFrom(&ac); n != 2 {
+		t.Errorf("AttemptFrom = %d, want 2", n)
+	}
+	if dl, ok := ac.Deadline(); !ok || !dl.Equal(mock.Now().Add(time.Second)) {
+		t.Errorf("Deadline = %v, %v; want now+1s", dl, ok)
+	}
+	done := ac.Done()
+	mock.Add(time.Second)
+	<-done
+	if err := ac.Err(); err != context.DeadlineExceeded {
+		t.Errorf("Err = %v, want DeadlineExceeded", err)
+	}
+	if c := context.Cause(&ac); c != context.DeadlineExceeded {
+		t.Errorf("Cause = %v, want DeadlineExceeded (the attempt's own end, the parent alive)", c)
+	}
+	if parent.Err() != nil {
+		t.Error("the attempt's timeout canceled its parent")
+	}
+}
+
+func TestAttemptCtxParentCause(t *testing.T) {
+	cause := errors.New("shutting down")
+	parent, cancel := context.WithCancelCause(context.Background())
+	var ac core.AttemptCtx
+	ac.Start(parent, 1, 0, false, clock.New(), true)
+	done := ac.Done()
+	cancel(cause)
+	<-done
+	if err := ac.Err(); err != context.Canceled {
+		t.Errorf("Err = %v, want Canceled", err)
+	}
+	if c := context.Cause(&ac); c != cause {
+		t.Errorf("Cause = %v, want the parent's cause", c)
+	}
+	ac.End() // idempotent after the end
+}
+
+func TestAttemptCtxErrWithoutDone(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	var ac core.AttemptCtx
+	ac.Start(parent, 1, 0, false, clock.New(), false)
+	cancel()
+	if err := ac.Err(); err != context.Canceled {
+		t.Fatalf("Err = %v after the parent ended, want Canceled", err)
+	}
+	select {
+	case <-ac.Done():
+	default:
+		t.Error("Err reported the end but Done is open")
+	}
+}
+
+func TestFirstAttemptContext(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen context.Context
+	f := core.NewFuture[int](parent, core.OpFunc[int](func(ctx context.Context) (int, error) {
+		seen = ctx
+		return 1, nil
+	}), core.Default, "", &core.Env{Clock: clock.New(), Epoch: core.Epoch})
+	task := f.Task()
+	if _, err, _ := task.Attempt(&task.First, alwaysOwn{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := job.AttemptFrom(seen); n != 1 {
+		t.Errorf("AttemptFrom(first) = %d, want 1", n)
+	}
+	if seen.Err() != nil {
+		t.Fatal("first attempt's ctx ended before the attempt did")
+	}
+	task.EndAttempt(nil)
+	select {
+	case <-seen.Done():
+	default:
+		t.Error("first attempt's ctx still open after EndAttempt")
+	}
+	if seen.Err() != context.Canceled || parent.Err() != nil {
+		t.Errorf("Err = %v, parent %v; want Canceled, nil", seen.Err(), parent.Err())
+	}
+}
+
+type alwaysOwn struct{}
+
+func (alwaysOwn) Own(*core.Task) bool { return true }
