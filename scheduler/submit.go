@@ -33,31 +33,40 @@ func TrySubmit[T any](s *Scheduler, ctx context.Context, op func(context.Context
 
 // Go is Submit for an operation that returns only an error.
 func (s *Scheduler) Go(ctx context.Context, op func(context.Context) error, opts ...job.Option) *job.Future[struct{}] {
-	f, _ := submit(s, ctx, errOnly(op), opts, true)
+	f, _ := goErr(s, ctx, op, opts, true)
 	return f
 }
 
 // TryGo is TrySubmit for an operation that returns only an error.
 func (s *Scheduler) TryGo(ctx context.Context, op func(context.Context) error, opts ...job.Option) (*job.Future[struct{}], error) {
-	return submit(s, ctx, errOnly(op), opts, false)
+	return goErr(s, ctx, op, opts, false)
 }
 
-func errOnly(op func(context.Context) error) func(context.Context) (struct{}, error) {
-	if op == nil {
-		return nil
-	}
-	return func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) }
+// errOp is an operation that returns only an error, as a core.Op (a func
+// converts to it without allocating).
+type errOp func(context.Context) error
+
+func (op errOp) Run(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) }
+
+func goErr(s *Scheduler, ctx context.Context, op func(context.Context) error, opts []job.Option, block bool) (*job.Future[struct{}], error) {
+	check(s, ctx, op == nil)
+	return start(s, ctx, newFuture[struct{}](s, ctx, errOp(op), opts), block)
 }
 
-func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts []job.Option, block bool) (*job.Future[T], error) {
+// check panics on misuse of Submit and its kin.
+func check(s *Scheduler, ctx context.Context, nilOp bool) {
 	switch {
 	case s == nil:
 		panic("scheduler: Submit to a nil *Scheduler")
 	case ctx == nil:
 		panic("scheduler: Submit with a nil context")
-	case op == nil:
+	case nilOp:
 		panic("scheduler: Submit of a nil operation")
 	}
+}
+
+func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts []job.Option, block bool) (*job.Future[T], error) {
+	check(s, ctx, op == nil)
 	return start(s, ctx, newFuture(s, ctx, core.OpFunc[T](op), opts), block)
 }
 
