@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
 )
 
@@ -55,6 +56,9 @@ func MapAll[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func
 	return rs
 }
 
+// mapBatch is how many of Map's jobs are queued under one lock.
+const mapBatch = 64
+
 type mapping[In, Out any] struct {
 	fn      func(context.Context, In) (Out, error)
 	out     chan Result[Out]
@@ -80,11 +84,28 @@ func (it *item[In, Out]) Done(v Out, err error) {
 
 func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In, opts []job.Option) {
 	items := make([]item[In, Out], len(inputs))
-	for i := range inputs {
-		it := &items[i]
-		it.m, it.in, it.idx = m, inputs[i], i
-		start(s, ctx, newFuture[Out](s, ctx, it, opts), true)
+	var batch [mapBatch]*core.Task
+	for lo := 0; lo < len(inputs); lo += mapBatch {
+		n := min(mapBatch, len(inputs)-lo)
+		// A batch admitted at once is queued under one lock; when the
+		// scheduler has no room for a whole batch, its jobs go one by one,
+		// waiting for room as Submit does.
+		whole := !s.closedFlag.Load() && s.admit.TryAcquire(int64(n))
+		for k := range n {
+			it := &items[lo+k]
+			it.m, it.in, it.idx = m, inputs[lo+k], lo+k
+			f := newFuture[Out](s, ctx, it, opts)
+			if whole {
+				batch[k] = f.Task()
+			} else {
+				start(s, ctx, f, true)
+			}
+		}
+		if whole {
+			s.enqueueAll(batch[:n])
+		}
 	}
+	clear(batch[:])
 	m.pending.Wait()
 	close(m.out)
 }

@@ -132,6 +132,20 @@ func (s *Scheduler) reject(t *core.Task, reason error) {
 func (s *Scheduler) enqueue(t *core.Task) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.enqueueLocked(t)
+}
+
+// enqueueAll queues admitted jobs under one lock.
+func (s *Scheduler) enqueueAll(ts []*core.Task) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range ts {
+		s.enqueueLocked(t)
+	}
+}
+
+// enqueueLocked queues an admitted job. Called with mu.
+func (s *Scheduler) enqueueLocked(t *core.Task) {
 	if s.closed {
 		s.admit.Release(1)
 		s.st.Submitted++
