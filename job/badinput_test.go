@@ -262,11 +262,13 @@ func TestBadInputAbsurdRetryAfter(t *testing.T) {
 		stop := errors.New("bad: caller stopped waiting")
 		op, calls := badFailThen(1, job.RetryAfter(errBad, 100*365*24*time.Hour), 8)
 		done := make(chan error, 1)
+		waiting := make(chan struct{}) // OnRetry runs once Do's timer is armed
 		go func() {
-			_, err := job.Do(ctx, op, job.Clock(mock), job.MaxWait(0))
+			_, err := job.Do(ctx, op, job.Clock(mock), job.MaxWait(0),
+				job.OnRetry(func(job.Event) { close(waiting) }))
 			done <- err
 		}()
-		time.Sleep(10 * time.Millisecond) // let it reach its wait (any moment works)
+		<-waiting
 		cancel(stop)
 		select {
 		case err := <-done:

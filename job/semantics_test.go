@@ -385,32 +385,33 @@ func TestNeverSleepsPastDeadlineAfterSlowHook(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 
-			synctest.Test(t, func(t *testing.T) {
-				start := time.Now()
-				var doneAtStart []int
-				calls := 0
-				_, err := job.Do(t.Context(), func(ctx context.Context) (int, error) {
-					calls++
-					if ctx.Err() != nil {
-						doneAtStart = append(doneAtStart, calls)
-					}
-					return 0, errTransient
-				},
-					job.MaxAttempts(0), job.MaxElapsed(maxElapsed),
-					job.Wait(wait.Constant(5*time.Second)), job.Jitter(jitter.None),
-					job.OnRetry(func(job.Event) { time.Sleep(tt.hookTime) }))
-				if !errors.Is(err, job.ErrDeadline) {
-					t.Errorf("Do() error = %v, want ErrDeadline", err)
+			// The hook takes its time on the mock clock: it advances the
+			// mock by hookTime, past the 5s wait Do has armed before it.
+			mock := clock.NewMock()
+			start := mock.Now()
+			var doneAtStart []int
+			calls := 0
+			_, err := job.Do(context.Background(), func(ctx context.Context) (int, error) {
+				calls++
+				if ctx.Err() != nil {
+					doneAtStart = append(doneAtStart, calls)
 				}
-				if len(doneAtStart) > 0 {
-					t.Errorf("attempts %v started on a done context", doneAtStart)
-				}
-				// The job itself must not sleep past the deadline: only the
-				// hook may hold it there.
-				if got, limit := time.Since(start), max(maxElapsed, tt.hookTime); got > limit {
-					t.Errorf("Do() took %v, want at most %v", got, limit)
-				}
-			})
+				return 0, errTransient
+			},
+				job.Clock(mock), job.MaxAttempts(0), job.MaxElapsed(maxElapsed),
+				job.Wait(wait.Constant(5*time.Second)), job.Jitter(jitter.None),
+				job.OnRetry(func(job.Event) { mock.Add(tt.hookTime) }))
+			if !errors.Is(err, job.ErrDeadline) {
+				t.Errorf("Do() error = %v, want ErrDeadline", err)
+			}
+			if len(doneAtStart) > 0 {
+				t.Errorf("attempts %v started on a done context", doneAtStart)
+			}
+			// The job itself must not sleep past the deadline: only the
+			// hook may hold it there.
+			if got, limit := mock.Since(start), max(maxElapsed, tt.hookTime); got > limit {
+				t.Errorf("Do() took %v, want at most %v", got, limit)
+			}
 		})
 	}
 }
@@ -877,12 +878,15 @@ func TestHooksRunOncePerEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			// Time is the mock's: each attempt's work advances it 100ms, and
+			// OnRetry advances it by the wait Do has armed before the hook.
+			mock := clock.NewMock()
+			func() {
 				var retries, successes, giveUps []job.Event
 				calls := 0
-				_, err := job.Do(t.Context(), func(context.Context) (int, error) {
+				_, err := job.Do(context.Background(), func(context.Context) (int, error) {
 					calls++
-					time.Sleep(100 * time.Millisecond) // the attempt's work
+					mock.Add(100 * time.Millisecond) // the attempt's work
 					switch calls {
 					case 1:
 						return 0, e1
@@ -891,9 +895,12 @@ func TestHooksRunOncePerEvent(t *testing.T) {
 					}
 					return 1, nil
 				},
-					job.MaxAttempts(tt.maxAttempts), job.Wait(wait.Constant(time.Second)), job.Jitter(jitter.None),
+					job.Clock(mock), job.MaxAttempts(tt.maxAttempts), job.Wait(wait.Constant(time.Second)), job.Jitter(jitter.None),
 					job.Key("k"),
-					job.OnRetry(func(e job.Event) { retries = append(retries, e) }),
+					job.OnRetry(func(e job.Event) {
+						retries = append(retries, e)
+						mock.Add(e.Wait)
+					}),
 					job.OnSuccess(func(e job.Event) { successes = append(successes, e) }),
 					job.OnGiveUp(func(e job.Event) { giveUps = append(giveUps, e) }))
 				if !slices.Equal(retries, tt.wantRetry) {
@@ -922,7 +929,7 @@ func TestHooksRunOncePerEvent(t *testing.T) {
 				if got != *tt.wantGiveUp {
 					t.Errorf("OnGiveUp event = %+v, want %+v", got, *tt.wantGiveUp)
 				}
-			})
+			}()
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -356,15 +357,11 @@ func TestBadInputKeyPauseRespectsOtherJobsLimits(t *testing.T) {
 				<-hinted
 				fxSettle(t, s)
 			case waiting:
-				for s.Stats().Running != 1 {
-					time.Sleep(100 * time.Microsecond)
-				}
+				waitStats(t, s, "one job running", func(st scheduler.Stats) bool { return st.Running == 1 })
 			}
 			second := scheduler.Submit(s, context.Background(), op, jobOpts...)
 			if tt.how == waiting {
-				for s.Stats().Waiting != 1 {
-					time.Sleep(100 * time.Microsecond)
-				}
+				waitStats(t, s, "the second job waiting for its key", func(st scheduler.Stats) bool { return st.Waiting == 1 })
 				close(secondThere)
 			}
 			fxSettle(t, s)
@@ -459,7 +456,9 @@ func TestBadInputKeys(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(100 * time.Microsecond)
+		for range 100 { // stay running a while, so that overlapping attempts would show
+			runtime.Gosched()
+		}
 		return 1, nil
 	}
 	var fs []*job.Future[int]

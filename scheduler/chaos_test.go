@@ -240,13 +240,16 @@ func TestStressChaos(t *testing.T) {
 		defer chaosWG.Done()
 		r := rand.New(rand.NewPCG(1, 1))
 		for j := range toCancel {
-			if r.IntN(4) == 0 {
-				time.Sleep(time.Duration(r.IntN(200)) * time.Microsecond)
+			if r.IntN(4) == 0 { // a random delay, in scheduling slices
+				for range r.IntN(200) {
+					runtime.Gosched()
+				}
 			}
 			j.cancelFuture()
 		}
 	}()
 	shutdownAt := int64(n / 2)
+	progress := make(chan struct{}, 1) // a submission happened since the last look
 	shutdownStarted := make(chan struct{})
 	var shutdownErr error
 	var shutdownTook time.Duration
@@ -263,7 +266,7 @@ func TestStressChaos(t *testing.T) {
 			if c >= shutdownAt {
 				break
 			}
-			time.Sleep(50 * time.Microsecond)
+			<-progress
 		}
 		close(shutdownStarted)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -335,6 +338,10 @@ func TestStressChaos(t *testing.T) {
 					toCancel <- j
 				}
 				submitted.Add(1)
+				select {
+				case progress <- struct{}{}:
+				default: // a wake is pending already
+				}
 			}
 		}()
 	}

@@ -561,9 +561,7 @@ func TestFaultOpIgnoresCtxAtClose(t *testing.T) {
 			<-running
 			// A parked job is canceled at once.
 			parked := s.Go(context.Background(), func(context.Context) error { return errFx }, job.Wait(wait.Constant(time.Hour)))
-			for s.Stats().Parked != 1 {
-				time.Sleep(100 * time.Microsecond)
-			}
+			waitStats(t, s, "one job parked", func(st scheduler.Stats) bool { return st.Parked == 1 })
 			start := time.Now()
 			if tc.shutdown {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
@@ -843,9 +841,7 @@ func TestFaultAbandonWithWaitingKeyJobs(t *testing.T) {
 	<-started
 	// B: key K, waits for K's slot (taken by the idle worker, gated).
 	b := s.Go(context.Background(), func(context.Context) error { return nil }, job.Key("K"))
-	for s.Stats().Waiting != 1 {
-		time.Sleep(100 * time.Microsecond)
-	}
+	waitStats(t, s, "one job waiting for its key", func(st scheduler.Stats) bool { return st.Waiting == 1 })
 	// C: no key, holds the second worker until its ctx ends.
 	cctx, cancelC := context.WithCancel(context.Background())
 	defer cancelC()

@@ -73,6 +73,7 @@ func (s *Scheduler) gate(t *core.Task) bool {
 		t.State = sGated
 		ks.waiting.push(t)
 		s.nWaiting++
+		s.changed()
 		return false
 	}
 	ks.running++

@@ -68,7 +68,7 @@ type Scheduler struct {
 	nWaiting  int   // tasks waiting for a key slot
 	wake      chan struct{}
 	watches   map[<-chan struct{}]*watch
-	settle    []chan struct{}
+	waiters   []*waiter
 	keys      map[string]*keyState
 	budget    *budget
 	global    *bucket
@@ -225,7 +225,7 @@ func (s *Scheduler) worker(id int) {
 				return
 			}
 			s.idle++
-			s.checkSettled()
+			s.changed()
 			s.work.Wait()
 			s.idle--
 			if s.wakes > 0 {
@@ -268,6 +268,7 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	t.State, t.Cur = sRunning, ac
 	s.slots[id] = t
 	s.running++
+	s.changed()
 	s.mu.Unlock()
 
 	if ac != nil {
@@ -483,7 +484,7 @@ func (s *Scheduler) timerLoop() {
 			continue // the heap changed meanwhile: look again
 		}
 		s.armed = next
-		s.checkSettled()
+		s.changed()
 		s.mu.Unlock()
 
 		select {
@@ -542,7 +543,7 @@ func (s *Scheduler) finish(t *core.Task, err error, kind int, keep bool) {
 	if s.closed && s.inflight == 0 {
 		s.closeDrained()
 	}
-	s.checkSettled()
+	s.changed()
 }
 
 func (s *Scheduler) closeDrained() {
@@ -605,5 +606,5 @@ func (s *Scheduler) abandon(t *core.Task, reason error) {
 	if !s.stopping && (s.fresh.len() > 0 || s.ready.len() > 0) {
 		s.spawn()
 	}
-	s.checkSettled()
+	s.changed()
 }

@@ -211,3 +211,14 @@ func mustPanic(t *testing.T, prefix string, f func()) {
 	}()
 	f()
 }
+
+// waitStats blocks until cond holds for s.Stats(), the handshake for a test
+// that must see a job reach a state (no polling, no sleep).
+func waitStats(t *testing.T, s *scheduler.Scheduler, what string, cond func(scheduler.Stats) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitStats(ctx, cond); err != nil {
+		t.Fatalf("waiting until %s: %v (stats %+v)", what, err, s.Stats())
+	}
+}

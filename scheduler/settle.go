@@ -1,6 +1,9 @@
 package scheduler
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // WaitSettled blocks until the scheduler is settled or ctx is done: no job
 // queued or running, and the timer heap's timer armed for the earliest
@@ -14,18 +17,33 @@ import "context"
 //
 // It returns ctx's error when ctx ends first.
 func (s *Scheduler) WaitSettled(ctx context.Context) error {
+	return s.waitUntil(ctx, s.settled)
+}
+
+// waiter is a goroutine blocked in waitUntil.
+type waiter struct {
+	cond func() bool // evaluated with mu held
+	ch   chan struct{}
+}
+
+// waitUntil blocks until cond, evaluated with mu held after each change of
+// the scheduler's state, holds, or ctx is done.
+func (s *Scheduler) waitUntil(ctx context.Context, cond func() bool) error {
 	s.mu.Lock()
-	if s.settled() {
+	if cond() {
 		s.mu.Unlock()
 		return nil
 	}
-	ch := make(chan struct{})
-	s.settle = append(s.settle, ch)
+	w := &waiter{cond, make(chan struct{})}
+	s.waiters = append(s.waiters, w)
 	s.mu.Unlock()
 	select {
-	case <-ch:
+	case <-w.ch:
 		return nil
 	case <-ctx.Done():
+		s.mu.Lock()
+		s.waiters = slices.DeleteFunc(s.waiters, func(x *waiter) bool { return x == w })
+		s.mu.Unlock()
 		return ctx.Err()
 	}
 }
@@ -43,13 +61,18 @@ func (s *Scheduler) settled() bool {
 	return s.armed == next
 }
 
-// checkSettled wakes WaitSettled callers once settled. Called with mu.
-func (s *Scheduler) checkSettled() {
-	if len(s.settle) == 0 || !s.settled() {
+// changed wakes the waitUntil callers whose condition now holds. Called
+// with mu after the state changes (a task starts or ends, the timer is
+// armed, a worker goes idle, a task waits for its key).
+func (s *Scheduler) changed() {
+	if len(s.waiters) == 0 {
 		return
 	}
-	for _, ch := range s.settle {
-		close(ch)
-	}
-	s.settle = nil
+	s.waiters = slices.DeleteFunc(s.waiters, func(w *waiter) bool {
+		if w.cond() {
+			close(w.ch)
+			return true
+		}
+		return false
+	})
 }

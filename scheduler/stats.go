@@ -25,6 +25,11 @@ type Stats struct {
 func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.statsLocked()
+}
+
+// statsLocked is Stats with mu held.
+func (s *Scheduler) statsLocked() Stats {
 	st := s.st
 	st.Running = s.running
 	st.Parked = len(s.heap)

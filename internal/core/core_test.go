@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type hintErr struct{ d time.Duration }
 
-func (h hintErr) Error() string              { return "hint" }
+func (h hintErr) Error() string             { return "hint" }
 func (h hintErr) RetryAfter() time.Duration { return h.d }
 
 func TestErrorTrees(t *testing.T) {
