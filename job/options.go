@@ -58,7 +58,10 @@ func (p *Policy) String() string {
 }
 
 // resolve turns opts into a policy over base and the per-job data, without
-// allocating when opts are at most one *Policy plus per-job options.
+// allocating when opts are at most one *Policy plus per-job options. It is
+// core.Resolve with a type switch on job's own option types instead of
+// core's installed classifier: on Do's success path (about 17 ns) the
+// classifier's indirect call, or a struct result, costs a third more.
 func resolve(base *core.Policy, opts []Option) (p *core.Policy, key string, clk clock.Clock, rnd *rand.Rand) {
 	var shared *core.Shared
 	slow := false
@@ -94,7 +97,7 @@ func resolve(base *core.Policy, opts []Option) (p *core.Policy, key string, clk 
 			o.apply(b)
 		}
 	}
-	return b.Policy(), b.Key, b.Clock, b.Rand
+	return b.Policy(), key, clk, rnd
 }
 
 // inspect describes o for executors (core.Inspect).
@@ -288,7 +291,8 @@ func OnSuccess(f func(Event)) Option { return hook(core.FOnSuccess, f) }
 
 type keyOpt string
 
-func (o keyOpt) apply(b *core.Builder) { b.Key = string(o) }
+// Per-job data is read by resolve and core.Resolve, not applied to a policy.
+func (keyOpt) apply(*core.Builder) {}
 
 // Key sets the job's key: per-job data, not policy. On a scheduler, jobs with
 // the same key share per-key limits, Retry-After pauses and retry budget. ""
@@ -297,7 +301,7 @@ func Key(k string) Option { return keyOpt(k) }
 
 type clockOpt struct{ c clock.Clock }
 
-func (o clockOpt) apply(b *core.Builder) { b.Clock = o.c }
+func (clockOpt) apply(*core.Builder) {}
 
 // Clock sets the clock Do and Wrap use (default: the real clock); pass a
 // *clock.Mock in tests. A scheduler uses its own clock (scheduler.WithClock)
@@ -306,7 +310,7 @@ func Clock(c clock.Clock) Option { return clockOpt{c} }
 
 type randOpt struct{ r *rand.Rand }
 
-func (o randOpt) apply(b *core.Builder) { b.Rand = o.r }
+func (randOpt) apply(*core.Builder) {}
 
 // Rand sets the random source of the job's jitter and randomised strategies;
 // with a seeded source a job's delays are reproducible. The source is used

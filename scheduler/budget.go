@@ -1,13 +1,11 @@
 package scheduler
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/rebound-go/rebound/internal/core"
-	"github.com/rebound-go/rebound/job"
 )
 
 // Budget configures a retry budget (WithRetryBudget), in the manner of
@@ -156,5 +154,3 @@ func (s *Scheduler) keyBucket(ks *keyState) *bucket {
 	}
 	return ks.budget
 }
-
-func isBudget(err error) bool { return errors.Is(err, job.ErrBudget) }

@@ -125,48 +125,7 @@ const never = math.MinInt64
 func (s *Scheduler) now() int64 { return int64(s.clock.Since(s.epoch)) }
 
 // dueAfter returns now+d, saturating.
-func (s *Scheduler) dueAfter(d time.Duration) int64 {
-	now := s.now()
-	if d > 0 && now > math.MaxInt64-int64(d) {
-		return math.MaxInt64
-	}
-	return now + int64(d)
-}
-
-// resolve turns a job's options into its policy and per-job data, sharing a
-// lone *job.Policy without allocating.
-func (s *Scheduler) resolve(opts []job.Option) (p *core.Policy, key string, info core.OptInfo) {
-	var shared *core.Shared
-	slow := false
-	for _, o := range opts {
-		in := core.Inspect(o)
-		switch in.Kind {
-		case core.KindShared:
-			if shared != nil {
-				slow = true
-			}
-			shared = in.Shared
-		case core.KindKey:
-			key = in.Key
-		case core.KindRand:
-			info.Rand = in.Rand
-		case core.KindField:
-			slow = true
-		}
-	}
-	switch {
-	case slow:
-		b := new(core.Builder)
-		b.Reset(s.defaults)
-		for _, o := range opts {
-			core.ApplyOption(o, b)
-		}
-		return b.Policy(), key, info
-	case shared != nil:
-		return shared.Over(s.defaults), key, info
-	}
-	return s.defaults, key, info
-}
+func (s *Scheduler) dueAfter(d time.Duration) int64 { return core.SatAdd(s.now(), int64(d)) }
 
 // signal makes sure a worker will take the work just queued. Called with mu.
 func (s *Scheduler) signal() {
@@ -310,7 +269,7 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 		s.logGiveUp(t, final)
 	case core.Retry:
 		if !s.spend(t) {
-			d.Verdict, final = core.GiveUp, t.Fail(job.ErrBudget)
+			d.Verdict, d.Reason, final = core.GiveUp, job.ErrBudget, t.Fail(job.ErrBudget)
 			t.GaveUp(final)
 			s.logGiveUp(t, final)
 			break
@@ -332,8 +291,11 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 		s.finish(t, nil, endSucceeded, true)
 	case core.GiveUp:
 		kind := endGaveUp
-		if d.Reason == stop && stop != nil {
+		switch {
+		case d.Reason == stop && stop != nil:
 			kind = endCanceled
+		case d.Reason == job.ErrBudget:
+			kind = endBudget
 		}
 		s.finish(t, final, kind, true)
 	case core.Retry:
@@ -533,9 +495,9 @@ func (s *Scheduler) finish(t *core.Task, err error, kind int, keep bool) {
 		s.st.Succeeded++
 	case endGaveUp:
 		s.st.GaveUp++
-		if isBudget(err) {
-			s.st.BudgetDenied++
-		}
+	case endBudget:
+		s.st.GaveUp++
+		s.st.BudgetDenied++
 	case endCanceled:
 		s.st.Canceled++
 	}

@@ -72,12 +72,12 @@ func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 
 // newFuture makes a job's future, not yet submitted.
 func newFuture[T any](s *Scheduler, ctx context.Context, op core.Op[T], opts []job.Option) *core.Future[T] {
-	p, key, info := s.resolve(opts)
+	r := core.Resolve(s.defaults, opts) // job.Clock is ignored: the scheduler has one clock
 	env := s.env
-	if info.Rand != nil {
-		env = &core.Env{Cancel: s.env.Cancel, Clock: s.clock, Rand: info.Rand, Epoch: s.epoch}
+	if r.Rand != nil {
+		env = &core.Env{Cancel: s.env.Cancel, Clock: s.clock, Rand: r.Rand, Epoch: s.epoch}
 	}
-	return core.NewFuture(ctx, op, p, key, env)
+	return core.NewFuture(ctx, op, r.Policy, r.Key, env)
 }
 
 // start admits and queues f.

@@ -77,7 +77,7 @@ func (r *Run) Init(ctx context.Context, p *Policy, key string, env *Env) {
 	}
 	r.start = env.now()
 	if p.MaxElapsed > 0 {
-		r.deadline = satAdd(r.start, int64(p.MaxElapsed))
+		r.deadline = SatAdd(r.start, int64(p.MaxElapsed))
 	}
 	if hasDL {
 		if d := int64(dl.Sub(env.Epoch)); d < r.deadline {
@@ -86,7 +86,8 @@ func (r *Run) Init(ctx context.Context, p *Policy, key string, env *Env) {
 	}
 }
 
-func satAdd(a, b int64) int64 {
+// SatAdd returns a+b, saturating at math.MaxInt64 instead of wrapping.
+func SatAdd(a, b int64) int64 {
 	if b > 0 && a > math.MaxInt64-b {
 		return math.MaxInt64
 	}
@@ -201,7 +202,7 @@ func (r *Run) Judge(err error, retryValue bool, stop error) Decision {
 		}
 		d = max(d, hint)
 	}
-	if r.deadline != noDeadline && satAdd(r.Env.now(), int64(d)) >= r.deadline {
+	if r.deadline != noDeadline && SatAdd(r.Env.now(), int64(d)) >= r.deadline {
 		return giveUp(ErrDeadline)
 	}
 	return Decision{Verdict: Retry, Wait: d, Hint: hint}
