@@ -57,11 +57,7 @@ func (s *Scheduler) gate(t *core.Task) bool {
 				t.Slot = false
 				ks.running--
 			}
-			if s.outlasts(t, now, ks.paused) {
-				s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
-				return false
-			}
-			s.parkAt(t, s.resumeAt(ks, now, t))
+			s.waitPause(t, ks, now)
 			return false
 		}
 		ks.paused = never
@@ -79,6 +75,17 @@ func (s *Scheduler) gate(t *core.Task) bool {
 	ks.running++
 	t.Slot = true
 	return true
+}
+
+// waitPause parks queued task t until its key's pause has passed (spread,
+// see resumeAt), or ends it with job.ErrDeadline when the pause outlasts its
+// limits. Called with mu.
+func (s *Scheduler) waitPause(t *core.Task, ks *keyState, now int64) {
+	if s.outlasts(t, now, ks.paused) {
+		s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
+		return
+	}
+	s.parkAt(t, s.resumeAt(ks, now, t))
 }
 
 // outlasts reports whether waiting from now until due (a key's pause) would
@@ -173,14 +180,8 @@ func (s *Scheduler) admitWaiting(ks *keyState) {
 		}
 		s.nWaiting--
 		if now := s.now(); ks.paused != never && now < ks.paused {
-			// Paused: it waits on the heap instead, without a slot, or
-			// gives up if the pause outlasts its limits.
-			if s.outlasts(w, now, ks.paused) {
-				w.State = sQueued
-				s.finish(w, w.Fail(job.ErrDeadline), endGaveUp, true)
-				continue
-			}
-			s.parkAt(w, s.resumeAt(ks, now, w))
+			w.State = sQueued
+			s.waitPause(w, ks, now) // on the heap, without a slot
 			continue
 		}
 		ks.running++
