@@ -11,7 +11,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rebound-go/rebound/internal/core"
+	"github.com/rebound-go/rebound/jitter"
 	"github.com/rebound-go/rebound/job" // installs core's constructors
+	"github.com/rebound-go/rebound/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -162,3 +164,39 @@ func TestFirstAttemptContext(t *testing.T) {
 type alwaysOwn struct{}
 
 func (alwaysOwn) Own(*core.Task) bool { return true }
+
+// A resumed run counts on from the attempts already made, measures its
+// deadline and Elapsed from the given start, and grows from the given prev.
+func TestResumeContinuesAnEarlierRun(t *testing.T) {
+	clk := clock.NewMock()
+	clk.Set(time.Unix(1_000_000, 0))
+	env := &core.Env{Clock: clk, Epoch: clk.Now()}
+	p := job.NewPolicy(job.MaxAttempts(6), job.MaxElapsed(time.Minute),
+		job.Wait(wait.Func(func(n int, prev time.Duration) (time.Duration, bool) { return prev + time.Second, true })),
+		job.Jitter(jitter.None))
+	pol := (*core.Shared)(p).Over(core.Default)
+
+	var r core.Run
+	r.Resume(pol, "task-1", env, clk.Now().Add(-50*time.Second), 3, 4*time.Second)
+	if got := r.Elapsed(); got != 50*time.Second {
+		t.Fatalf("Elapsed = %v, want 50s from the given start", got)
+	}
+	if n := r.Begin(); n != 4 {
+		t.Fatalf("Begin = %d, want 4 (three attempts made before)", n)
+	}
+	d := r.Judge(errors.New("boom"), false, nil)
+	if d.Verdict != core.Retry || d.Wait != 5*time.Second || r.Prev() != 5*time.Second {
+		t.Fatalf("Judge = %+v prev %v, want a retry after 5s grown from prev 4s", d, r.Prev())
+	}
+	clk.Add(6 * time.Second) // 56s since the start: a 5s wait would end past the 60s deadline
+	r.Begin()
+	if d := r.Judge(errors.New("boom"), false, nil); d.Verdict != core.GiveUp || !errors.Is(d.Reason, core.ErrDeadline) {
+		t.Fatalf("Judge at 56s = %+v, want ErrDeadline from the start given to Resume", d)
+	}
+	var r2 core.Run
+	r2.Resume(pol, "task-2", env, clk.Now(), 5, 0)
+	r2.Begin()
+	if d := r2.Judge(errors.New("boom"), false, nil); d.Verdict != core.GiveUp || !errors.Is(d.Reason, core.ErrExhausted) {
+		t.Fatalf("sixth attempt: %+v, want ErrExhausted (MaxAttempts 6 counts resumed attempts)", d)
+	}
+}

@@ -86,6 +86,23 @@ func (r *Run) Init(ctx context.Context, p *Policy, key string, env *Env) {
 	}
 }
 
+// Resume prepares r for a job that started at start and has made attempts
+// attempts already, the last base delay being prev: a durable task picked up
+// again by another delivery. Its deadline is start+MaxElapsed; a delivery's
+// own deadline is the executor's business, not the job's.
+func (r *Run) Resume(p *Policy, key string, env *Env, start time.Time, attempts int, prev time.Duration) {
+	r.Policy, r.Key, r.Env = p, key, env
+	r.start, r.deadline = int64(start.Sub(env.Epoch)), noDeadline
+	if p.MaxElapsed > 0 {
+		r.deadline = SatAdd(r.start, int64(p.MaxElapsed))
+	}
+	r.attempts, r.prev = max(attempts, 0), max(prev, 0)
+}
+
+// Prev returns the base delay of the last retry (what Decorrelated grows
+// from), for an executor that keeps a run's state between deliveries.
+func (r *Run) Prev() time.Duration { return r.prev }
+
 // SatAdd returns a+b, saturating at math.MaxInt64 instead of wrapping.
 func SatAdd(a, b int64) int64 {
 	if b > 0 && a > math.MaxInt64-b {
