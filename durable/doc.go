@@ -1,0 +1,72 @@
+// Package durable runs Rebound's retry policies on asynq (Redis), for jobs
+// that must survive a restart and spread across machines.
+//
+// In-process jobs are closures; a closure cannot outlive its process. A
+// durable job is data: a Kind names a handler and its typed payload P and
+// result R (JSON), and carries the job.Options that decide its attempts,
+// waits and jitter. Producers enqueue payloads of a Kind; workers register
+// one handler per Kind; neither ships code to the other.
+//
+//	var Resize = durable.NewKind[ResizeArgs, ResizeResult]("image:resize",
+//		job.MaxAttempts(8), job.Wait(wait.Exponential(time.Second, 2, time.Minute)))
+//
+//	// worker process
+//	w := durable.NewWorker(redis, asynq.Config{Concurrency: 16})
+//	durable.Handle(w, Resize, resize) // func(ctx, ResizeArgs) (ResizeResult, error)
+//	err := w.Run()
+//
+//	// producer process
+//	c := durable.NewClient(redis)
+//	f, err := durable.Enqueue(ctx, c, Resize, ResizeArgs{...})
+//	res, err := f.Wait(ctx) // or later, anywhere: durable.FutureOf[ResizeResult](c, f.Queue(), f.ID())
+//
+// # One policy, two worlds
+//
+// A durable job follows the rules of package job, with these differences:
+//
+//   - An attempt is a call of the handler. One asynq delivery makes one or
+//     more attempts: a retry whose wait is below the worker's InMemoryBelow
+//     threshold (default 5s; asynq keeps retry times in whole seconds and
+//     moves due retries every few seconds) waits inside the handler, on a
+//     timer, while the task stays leased; a longer wait goes back to asynq's
+//     retry set (a Redis sorted set scored by due time: the distributed form
+//     of the scheduler's timer heap) through the worker's RetryDelayFunc.
+//   - Attempts are counted across deliveries: MaxAttempts bounds the task's
+//     attempts in all, whichever worker made them. The worker keeps the
+//     count in the task's result field between deliveries; a delivery that
+//     crashed without a trace counts as one attempt.
+//   - MaxElapsed counts from the enqueue time stored in the payload (the
+//     producer's wall clock), not from the first delivery: a task that
+//     waited in the queue past it gives up without an attempt.
+//   - The delivery's own deadline (asynq's Timeout or Deadline) and a worker
+//     shutting down end a delivery, not the job: the task goes back to the
+//     retry set, waiting what the policy says.
+//   - job.Permanent and a RetryIf that says no become asynq.SkipRetry: the
+//     task is archived at once. A Retry-After hint is a lower bound on the
+//     retry's delay (a hinted retry counts as an attempt), in memory or in
+//     the retry set alike: a retry asynq delivers early (it rounds to whole
+//     seconds) waits out the rest before its attempt.
+//   - Hooks fire as in-process, on the worker that made the attempt, with
+//     the task ID as the Event's Key. Delivery is at-least-once: after a
+//     crash or a lost lease an attempt, and so a hook, may run again.
+//   - job.Key, job.Clock and job.Rand do not apply (the key is the task ID;
+//     a Kind is shared by every worker): NewKind panics on them.
+//
+// # At-least-once
+//
+// asynq leases an active task to its worker and extends the lease while the
+// handler runs; when a worker dies, its lease expires and another worker's
+// recoverer puts the task back (about a minute after the crash). So a
+// handler may run more than once for one task: make its effect idempotent,
+// keyed by the task ID (job.AttemptFrom(ctx) gives the attempt number,
+// TaskID(ctx) the ID).
+//
+// # Results
+//
+// The worker writes the outcome into the task's result field (asynq's
+// ResultWriter) and the Client keeps completed tasks for a retention period
+// (default 24h, KeepResults). Future.Wait polls the task with asynq's
+// Inspector and returns the handler's value, or a *job.Error whose Reason is
+// job.ErrExhausted, job.ErrDeadline or job.ErrPermanent and whose Last is a
+// *RemoteError with the last attempt's error text.
+package durable

@@ -1,0 +1,485 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/rebound-go/rebound/durable"
+	"github.com/rebound-go/rebound/jitter"
+	"github.com/rebound-go/rebound/job"
+	"github.com/rebound-go/rebound/wait"
+)
+
+type greet struct{ Name string }
+
+// calls records what a handler saw, in order.
+type calls struct {
+	mu       sync.Mutex
+	attempts []int
+	starts   []time.Time
+	ends     []time.Time
+	ids      []string
+}
+
+func (c *calls) begin(ctx context.Context) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.attempts = append(c.attempts, job.AttemptFrom(ctx))
+	c.starts = append(c.starts, time.Now())
+	c.ids = append(c.ids, durable.TaskID(ctx))
+	return len(c.attempts)
+}
+
+func (c *calls) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ends = append(c.ends, time.Now())
+}
+
+func (c *calls) snapshot() (attempts []int, starts, ends []time.Time, ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.attempts...), append([]time.Time(nil), c.starts...),
+		append([]time.Time(nil), c.ends...), append([]string(nil), c.ids...)
+}
+
+// failing returns a handler that fails its first n calls, then greets.
+func failing(c *calls, n int, fail func(call int) error) func(context.Context, greet) (string, error) {
+	return func(ctx context.Context, g greet) (string, error) {
+		call := c.begin(ctx)
+		defer c.end()
+		if call <= n {
+			return "", fail(call)
+		}
+		return "hello " + g.Name, nil
+	}
+}
+
+func plainFail(call int) error { return fmt.Errorf("fail %d", call) }
+
+func wantInts(t *testing.T, what string, got, want []int) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}
+
+func waitCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestRoundTrip(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:greet")
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 0, plainFail)) })
+	cl := newClient(t)
+
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"ada"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Wait(waitCtx(t, 10*time.Second))
+	if err != nil || got != "hello ada" {
+		t.Fatalf("Wait = %q, %v; want hello ada", got, err)
+	}
+	attempts, _, _, ids := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1})
+	if ids[0] != f.ID() || f.Queue() != q {
+		t.Fatalf("handler saw task %q, future is %q in %q (queue %q)", ids[0], f.ID(), f.Queue(), q)
+	}
+	// Any process can follow the task by its ID.
+	again, err := durable.FutureOf[string](cl, q, f.ID()).Wait(waitCtx(t, 5*time.Second))
+	if err != nil || again != "hello ada" {
+		t.Fatalf("FutureOf(...).Wait = %q, %v", again, err)
+	}
+}
+
+// Retries whose wait is below InMemoryBelow run in the same delivery: asynq
+// sees one delivery; hooks fire once per retry with the task ID as key.
+func TestShortWaitsStayInMemory(t *testing.T) {
+	q := queueName(t)
+	var mu sync.Mutex
+	var events []job.Event
+	kind := durable.NewKind[greet, string]("test:short",
+		job.Wait(wait.Constant(50*time.Millisecond)), job.Jitter(jitter.None),
+		job.OnRetry(func(e job.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }))
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 2, plainFail)) })
+	cl := newClient(t)
+
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"bob"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Wait(waitCtx(t, 10*time.Second)); err != nil || got != "hello bob" {
+		t.Fatalf("Wait = %q, %v", got, err)
+	}
+	attempts, starts, ends, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2, 3})
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(ends[i-1]); gap < 50*time.Millisecond {
+			t.Errorf("attempt %d started %v after attempt %d ended, want >= 50ms", i+1, gap, i)
+		}
+	}
+	info, err := newInspector(t).GetTaskInfo(q, f.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Retried != 0 {
+		t.Errorf("asynq retried the task %d times, want 0: short waits stay in the handler", info.Retried)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 2 {
+		t.Fatalf("OnRetry fired %d times, want 2", len(events))
+	}
+	for i, e := range events {
+		if e.Attempt != i+1 || e.Wait != 50*time.Millisecond || e.Key != f.ID() || e.Err == nil {
+			t.Errorf("OnRetry event %d = %+v, want attempt %d, wait 50ms, key %s, an error", i, e, i+1, f.ID())
+		}
+	}
+}
+
+// With InMemoryBelow(0) every retry goes back to asynq's retry set: one
+// delivery per attempt, the attempt number carried across deliveries, and
+// no attempt before its wait is over.
+func TestLongWaitsGoBackToAsynq(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:long",
+		job.Wait(wait.Constant(300*time.Millisecond)), job.Jitter(jitter.None))
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 2, plainFail)) }, durable.InMemoryBelow(0))
+	cl := newClient(t)
+
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"cy"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Wait(waitCtx(t, 20*time.Second)); err != nil || got != "hello cy" {
+		t.Fatalf("Wait = %q, %v", got, err)
+	}
+	attempts, starts, ends, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2, 3})
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(ends[i-1]); gap < 300*time.Millisecond {
+			t.Errorf("attempt %d started %v after attempt %d ended, want >= 300ms", i+1, gap, i)
+		}
+	}
+	info, err := newInspector(t).GetTaskInfo(q, f.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Retried != 2 {
+		t.Errorf("asynq retried the task %d times, want 2 (one delivery per attempt)", info.Retried)
+	}
+}
+
+// MaxAttempts bounds the attempts in all, in memory and across deliveries.
+func TestMaxAttemptsCountsEveryDelivery(t *testing.T) {
+	q := queueName(t)
+	// Odd retries wait 10ms (in memory), even ones 300ms (asynq).
+	alternate := wait.Func(func(n int, _ time.Duration) (time.Duration, bool) {
+		if n%2 == 1 {
+			return 10 * time.Millisecond, true
+		}
+		return 300 * time.Millisecond, true
+	})
+	kind := durable.NewKind[greet, string]("test:exhaust", job.MaxAttempts(4), job.Wait(alternate), job.Jitter(jitter.None))
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 100, plainFail)) },
+		durable.InMemoryBelow(100*time.Millisecond))
+	cl := newClient(t)
+
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"dee"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Wait(waitCtx(t, 20*time.Second))
+	var je *job.Error
+	if !errors.As(err, &je) || !errors.Is(err, job.ErrExhausted) || je.Attempts != 4 {
+		t.Fatalf("Wait error = %v, want a *job.Error, ErrExhausted after 4 attempts", err)
+	}
+	var re *durable.RemoteError
+	if !errors.As(err, &re) || re.Msg != "fail 4" {
+		t.Fatalf("Last = %v, want the RemoteError of the fourth attempt", je.Last)
+	}
+	attempts, _, _, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2, 3, 4})
+	info, err := newInspector(t).GetTaskInfo(q, f.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStateArchived || info.Retried != 1 {
+		t.Errorf("task %v after %d retries, want archived after 1 (two deliveries)", info.State, info.Retried)
+	}
+}
+
+func TestPermanentIsArchivedAtOnce(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:permanent", job.Wait(wait.Constant(time.Millisecond)))
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) {
+		durable.Handle(w, kind, failing(&c, 100, func(int) error { return job.Permanent(errors.New("no such user")) }))
+	})
+	cl := newClient(t)
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"eve"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Wait(waitCtx(t, 10*time.Second))
+	var je *job.Error
+	if !errors.As(err, &je) || !errors.Is(err, job.ErrPermanent) || je.Attempts != 1 || je.Last.Error() != "no such user" {
+		t.Fatalf("Wait error = %v, want ErrPermanent after 1 attempt, last 'no such user'", err)
+	}
+	info, err := newInspector(t).GetTaskInfo(q, f.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStateArchived || info.Retried != 0 {
+		t.Errorf("task %v after %d retries, want archived after 0", info.State, info.Retried)
+	}
+}
+
+// A Retry-After hint is a lower bound on the wait, in memory and through
+// asynq (which schedules in whole seconds and may deliver early).
+func TestHintIsALowerBound(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		below time.Duration
+		hint  time.Duration
+	}{
+		{"in memory", 5 * time.Second, 400 * time.Millisecond},
+		{"through asynq", 0, 1200 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := queueName(t)
+			kind := durable.NewKind[greet, string]("test:hint", job.Wait(wait.Constant(time.Millisecond)))
+			var c calls
+			startWorker(t, q, func(w *durable.Worker) {
+				durable.Handle(w, kind, failing(&c, 1, func(int) error { return job.RetryAfter(errors.New("429"), tc.hint) }))
+			}, durable.InMemoryBelow(tc.below))
+			cl := newClient(t)
+			f, err := durable.Enqueue(context.Background(), cl, kind, greet{"fay"}, asynq.Queue(q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Wait(waitCtx(t, 20*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			attempts, starts, ends, _ := c.snapshot()
+			wantInts(t, "attempts seen", attempts, []int{1, 2})
+			if gap := starts[1].Sub(ends[0]); gap < tc.hint {
+				t.Fatalf("second attempt %v after the first, want >= the %v hint", gap, tc.hint)
+			}
+		})
+	}
+}
+
+// MaxElapsed counts from the enqueue time: a task delivered after it gives
+// up without an attempt.
+func TestMaxElapsedCountsFromEnqueue(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:elapsed", job.MaxElapsed(500*time.Millisecond))
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 0, plainFail)) })
+	cl := newClient(t)
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"gus"}, asynq.Queue(q), asynq.ProcessIn(2*time.Second)) // asynq rounds to whole seconds: at least 1s
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Wait(waitCtx(t, 20*time.Second))
+	var je *job.Error
+	if !errors.As(err, &je) || !errors.Is(err, job.ErrDeadline) || je.Attempts != 0 || je.Elapsed < 500*time.Millisecond {
+		t.Fatalf("Wait error = %v, want ErrDeadline with 0 attempts, elapsed >= 500ms since enqueue", err)
+	}
+	if attempts, _, _, _ := c.snapshot(); len(attempts) != 0 {
+		t.Fatalf("handler ran %d times, want 0", len(attempts))
+	}
+}
+
+func TestRetryOnResult(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[int, int]("test:result", job.Wait(wait.Constant(time.Millisecond)),
+		job.RetryOnResult(func(v int) bool { return v < 3 }))
+	var mu sync.Mutex
+	n := 0
+	startWorker(t, q, func(w *durable.Worker) {
+		durable.Handle(w, kind, func(ctx context.Context, start int) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			return start + n, nil
+		})
+	})
+	cl := newClient(t)
+	f, err := durable.Enqueue(context.Background(), cl, kind, 0, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Wait(waitCtx(t, 10*time.Second)); err != nil || got != 3 {
+		t.Fatalf("Wait = %d, %v; want 3 (values below 3 retried)", got, err)
+	}
+}
+
+func TestPanicIsPermanent(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:panic")
+	startWorker(t, q, func(w *durable.Worker) {
+		durable.Handle(w, kind, func(context.Context, greet) (string, error) { panic("kaboom") })
+	})
+	cl := newClient(t)
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"hal"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Wait(waitCtx(t, 10*time.Second))
+	if !errors.Is(err, job.ErrPermanent) || !strings.Contains(err.Error(), "kaboom") {
+		t.Fatalf("Wait error = %v, want ErrPermanent naming the panic", err)
+	}
+}
+
+// A payload that is not the Kind's is a permanent failure, without an
+// attempt.
+func TestBadPayloadIsPermanent(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:badpayload")
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 0, plainFail)) })
+	raw := asynq.NewClient(redisOpt(t))
+	defer raw.Close()
+	info, err := raw.Enqueue(asynq.NewTask(kind.Name(), []byte("not json")), asynq.Queue(q), asynq.Retention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = durable.FutureOf[string](newClient(t), q, info.ID).Wait(waitCtx(t, 10*time.Second))
+	var je *job.Error
+	if !errors.As(err, &je) || !errors.Is(err, job.ErrPermanent) || je.Attempts != 0 || !strings.Contains(err.Error(), "envelope") {
+		t.Fatalf("Wait error = %v, want ErrPermanent with 0 attempts about the envelope", err)
+	}
+	if attempts, _, _, _ := c.snapshot(); len(attempts) != 0 {
+		t.Fatalf("handler ran %d times, want 0", len(attempts))
+	}
+}
+
+func TestFutureOfUnknownTask(t *testing.T) {
+	q := queueName(t)
+	cl := newClient(t)
+	// Make the queue exist, so that the task is what is missing.
+	if _, err := durable.Enqueue(context.Background(), cl, durable.NewKind[int, int]("test:nothing"), 1, asynq.Queue(q), asynq.ProcessIn(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := durable.FutureOf[int](cl, q, "no-such-task").Wait(waitCtx(t, 5*time.Second))
+	if !errors.Is(err, durable.ErrNotFound) {
+		t.Fatalf("Wait error = %v, want ErrNotFound", err)
+	}
+	newInspector(t).DeleteQueue(q, true)
+}
+
+// Wait ends with its context; the task is untouched.
+func TestWaitEndsWithItsContext(t *testing.T) {
+	q := queueName(t)
+	cl := newClient(t)
+	f, err := durable.Enqueue(context.Background(), cl, durable.NewKind[int, int]("test:later"), 1, asynq.Queue(q), asynq.ProcessIn(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("caller gave up")
+	cancel(cause)
+	if _, err := f.Wait(ctx); !errors.Is(err, cause) {
+		t.Fatalf("Wait error = %v, want the ctx's cause", err)
+	}
+	info, err := newInspector(t).GetTaskInfo(q, f.ID())
+	if err != nil || info.State != asynq.TaskStateScheduled {
+		t.Fatalf("task after Wait: %v, %v; want still scheduled", info, err)
+	}
+	newInspector(t).DeleteQueue(q, true)
+}
+
+// A worker shutting down sends a retry waiting in memory back to asynq,
+// due when it would have been; another worker makes the attempt then.
+func TestShutdownHandsOffAWaitingRetry(t *testing.T) {
+	q := queueName(t)
+	retrying := make(chan struct{}, 1)
+	kind := durable.NewKind[greet, string]("test:handoff",
+		job.Wait(wait.Constant(2*time.Second)), job.Jitter(jitter.None),
+		job.OnRetry(func(job.Event) { retrying <- struct{}{} }))
+	var c calls
+	handler := failing(&c, 1, plainFail)
+	a := durable.NewWorker(redisOpt(t), config(q), durable.InMemoryBelow(time.Minute))
+	durable.Handle(a, kind, handler)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Shutdown)
+	cl := newClient(t)
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"ivy"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-retrying // the first attempt failed; the retry waits 2s in worker a
+	shutdownStart := time.Now()
+	a.Shutdown()
+	if took := time.Since(shutdownStart); took >= 2*time.Second {
+		t.Errorf("Shutdown took %v: it waited out the in-memory retry instead of handing it off", took)
+	}
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, handler) })
+	if got, err := f.Wait(waitCtx(t, 20*time.Second)); err != nil || got != "hello ivy" {
+		t.Fatalf("Wait = %q, %v", got, err)
+	}
+	attempts, starts, ends, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2})
+	if gap := starts[1].Sub(ends[0]); gap < 2*time.Second {
+		t.Fatalf("second attempt %v after the first, want >= the 2s wait", gap)
+	}
+}
+
+func TestMisuse(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		f          func()
+	}{
+		{"empty name", "durable: NewKind with an empty name", func() { durable.NewKind[int, int]("") }},
+		{"job.Key", "job.Key", func() { durable.NewKind[int, int]("k", job.Key("x")) }},
+		{"RetryOnResult of another type", "RetryOnResult", func() {
+			durable.NewKind[int, string]("k", job.RetryOnResult(func(int) bool { return false }))
+		}},
+		{"negative InMemoryBelow", "durable: InMemoryBelow", func() { durable.InMemoryBelow(-time.Second) }},
+		{"zero KeepResults", "durable: KeepResults", func() { durable.KeepResults(0) }},
+		{"zero PollEvery", "durable: PollEvery", func() { durable.PollEvery(0) }},
+		{"nil Redis", "durable: NewClient", func() { durable.NewClient(nil) }},
+		{"MaxRetry", "asynq.MaxRetry", func() {
+			c := durable.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1"})
+			defer c.Close()
+			durable.Enqueue(context.Background(), c, durable.NewKind[int, int]("k"), 1, asynq.MaxRetry(3))
+		}},
+		{"Handle twice", "twice", func() {
+			w := durable.NewWorker(asynq.RedisClientOpt{Addr: "127.0.0.1:1"}, asynq.Config{})
+			defer w.Shutdown()
+			k := durable.NewKind[int, int]("k")
+			h := func(context.Context, int) (int, error) { return 0, nil }
+			durable.Handle(w, k, h)
+			durable.Handle(w, k, h)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				v := recover()
+				if v == nil || !strings.Contains(fmt.Sprint(v), tc.want) {
+					t.Fatalf("panic = %v, want one containing %q", v, tc.want)
+				}
+			}()
+			tc.f()
+		})
+	}
+}

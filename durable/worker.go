@@ -1,0 +1,434 @@
+package durable
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/hibiken/asynq"
+
+	"github.com/rebound-go/rebound/internal/core"
+)
+
+// DefaultInMemoryBelow is the default InMemoryBelow threshold: asynq moves
+// due retries every 5 seconds by default, so a wait shorter than that is
+// waited better in memory.
+const DefaultInMemoryBelow = 5 * time.Second
+
+// Worker is an asynq server that runs the handlers of Kinds under their
+// policies. Build it with NewWorker, register handlers with Handle, then
+// Start or Run it.
+type Worker struct {
+	srv      *asynq.Server
+	mux      *asynq.ServeMux
+	insp     *asynq.Inspector
+	below    time.Duration
+	env      core.Env
+	fallback asynq.RetryDelayFunc
+
+	mu       sync.RWMutex
+	policies map[string]*core.Policy // by Kind name, for retries asynq starts
+
+	stopping chan struct{}
+	stopOnce sync.Once
+}
+
+// WorkerOption configures a Worker.
+type WorkerOption func(*Worker)
+
+// InMemoryBelow sets the threshold under which a retry's wait is waited in
+// the handler, the task still leased, instead of in asynq's retry set
+// (default DefaultInMemoryBelow). 0 sends every retry back to asynq. A
+// waiting retry holds one of the server's Concurrency slots. It panics if d
+// is negative.
+func InMemoryBelow(d time.Duration) WorkerOption {
+	if d < 0 {
+		panic(fmt.Sprintf("durable: InMemoryBelow(%v): negative threshold", d))
+	}
+	return func(w *Worker) { w.below = d }
+}
+
+// NewWorker returns a worker on the Redis at redis, configured by cfg (see
+// asynq.Config). cfg.RetryDelayFunc is replaced by the worker's, which gives
+// a Kind's tasks the delays of its policy; the one given, if any, still
+// serves task types not registered with Handle. It panics if redis is nil.
+func NewWorker(redis asynq.RedisConnOpt, cfg asynq.Config, opts ...WorkerOption) *Worker {
+	if redis == nil {
+		panic("durable: NewWorker with a nil Redis connection option")
+	}
+	w := &Worker{
+		mux:      asynq.NewServeMux(),
+		insp:     asynq.NewInspector(redis),
+		below:    DefaultInMemoryBelow,
+		env:      core.Env{Clock: clock.New(), Epoch: core.Epoch},
+		fallback: cfg.RetryDelayFunc,
+		policies: make(map[string]*core.Policy),
+		stopping: make(chan struct{}),
+	}
+	for _, o := range opts {
+		if o == nil {
+			panic("durable: NewWorker with a nil WorkerOption")
+		}
+		o(w)
+	}
+	cfg.RetryDelayFunc = w.retryDelay
+	isFailure := cfg.IsFailure
+	cfg.IsFailure = func(err error) bool {
+		if h, ok := err.(*handoff); ok && h.early {
+			return false
+		}
+		return isFailure == nil || isFailure(err)
+	}
+	w.srv = asynq.NewServer(redis, cfg)
+	return w
+}
+
+// Mux returns the worker's asynq.ServeMux, for plain asynq handlers beside
+// the durable ones.
+func (w *Worker) Mux() *asynq.ServeMux { return w.mux }
+
+// Start starts processing tasks, in the background.
+func (w *Worker) Start() error { return w.srv.Start(w.mux) }
+
+// Run starts processing tasks and blocks until SIGINT or SIGTERM, then
+// shuts the worker down.
+func (w *Worker) Run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	w.Shutdown()
+	return nil
+}
+
+// Shutdown stops taking tasks, sends every retry waiting in memory back to
+// asynq's retry set (due when it would have been), waits for running
+// attempts up to cfg.ShutdownTimeout (asynq puts back the ones still
+// running then), and closes the worker's connections. Later calls do
+// nothing.
+func (w *Worker) Shutdown() {
+	w.stopOnce.Do(func() {
+		close(w.stopping)
+		w.srv.Shutdown()
+		w.insp.Close()
+	})
+}
+
+// TaskID returns the ID of the task whose handler got ctx: the idempotency
+// key of its effects. It returns "" for any other context.
+func TaskID(ctx context.Context) string {
+	id, _ := asynq.GetTaskID(ctx)
+	return id
+}
+
+// Handle registers fn as the handler of k's tasks on w. fn is an ordinary
+// function of the payload: the worker decodes the payload, runs fn under
+// k's policy, retries and records the outcome. It panics if w, k or fn is
+// nil, or if k's name is already registered.
+func Handle[P, R any](w *Worker, k *Kind[P, R], fn func(context.Context, P) (R, error)) {
+	switch {
+	case w == nil:
+		panic("durable: Handle on a nil Worker")
+	case k == nil:
+		panic("durable: Handle of a nil Kind")
+	case fn == nil:
+		panic("durable: Handle(" + k.name + ") with a nil handler")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, dup := w.policies[k.name]; dup {
+		panic("durable: Handle(" + k.name + ") twice")
+	}
+	w.policies[k.name] = k.policy
+	w.mux.HandleFunc(k.name, func(ctx context.Context, t *asynq.Task) error {
+		return serve(ctx, w, k, fn, t)
+	})
+}
+
+// handoff is a delivery's error when the next attempt is to wait in asynq's
+// retry set: the worker's RetryDelayFunc reads the wait from it. An early
+// handoff made no attempt: the worker's IsFailure says it is no failure, so
+// asynq does not count it as a delivery.
+type handoff struct {
+	wait  time.Duration
+	err   error
+	early bool
+}
+
+func (h *handoff) Error() string {
+	if h.err == nil {
+		return fmt.Sprintf("durable: retry in %v", h.wait)
+	}
+	return fmt.Sprintf("durable: retry in %v: %v", h.wait, h.err)
+}
+
+func (h *handoff) Unwrap() error { return h.err }
+
+// retryDelay is the worker's asynq.RetryDelayFunc.
+func (w *Worker) retryDelay(n int, e error, t *asynq.Task) time.Duration {
+	var h *handoff
+	if errors.As(e, &h) {
+		return h.wait
+	}
+	w.mu.RLock()
+	p := w.policies[t.Type()]
+	w.mu.RUnlock()
+	if p != nil {
+		// asynq retries on its own (a lost lease, a delivery's deadline, a
+		// failure to read the task's progress): wait what the policy says
+		// after attempt n+1, without the task's history.
+		var r core.Run
+		r.Resume(p, "", &w.env, w.env.Clock.Now(), n, 0)
+		r.Begin()
+		if d := r.Judge(e, false, nil); d.Verdict == core.Retry {
+			return d.Wait
+		}
+		return 0 // the next delivery ends the task
+	}
+	if w.fallback != nil {
+		return w.fallback(n, e, t)
+	}
+	return asynq.DefaultRetryDelayFunc(n, e, t)
+}
+
+// progress reads the record an earlier delivery of task id left.
+func (w *Worker) progress(queue, id string) (record, error) {
+	info, err := w.insp.GetTaskInfo(queue, id)
+	if err != nil {
+		return record{}, err
+	}
+	rec := record{Delivery: -1}
+	if len(info.Result) > 0 {
+		if err := json.Unmarshal(info.Result, &rec); err != nil {
+			return record{}, fmt.Errorf("durable: task %s's result field is not a durable record: %w", id, err)
+		}
+	}
+	return rec, nil
+}
+
+// delivery is one asynq delivery of a durable task.
+type delivery struct {
+	w   *Worker
+	t   *asynq.Task
+	id  string
+	n   int // asynq's retry count: earlier deliveries that failed
+	run core.Run
+}
+
+// write stores rec in the task's result field.
+func (d *delivery) write(rec record) error {
+	rec.V, rec.Delivery = envelopeVersion, d.n
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = d.t.ResultWriter().Write(b)
+	return err
+}
+
+// giveUp records the task's failure and ends it (asynq archives it).
+func (d *delivery) giveUp(reason error, attempted bool) error {
+	final := d.run.Fail(reason)
+	last := ""
+	if d.run.Last != nil {
+		last = d.run.Last.Error()
+	}
+	werr := d.write(record{Done: true, Reason: reasonName(reason), Err: last,
+		Attempts: d.run.Attempts(), Elapsed: d.run.Elapsed()})
+	if attempted {
+		d.run.GaveUp(final)
+	}
+	if werr != nil {
+		return fmt.Errorf("%w (%w; recording the outcome failed: %v)", final, asynq.SkipRetry, werr)
+	}
+	return fmt.Errorf("%w (%w)", final, asynq.SkipRetry)
+}
+
+// handOff records the task's progress and sends it back to asynq's retry
+// set, to be attempted again after wait.
+func (d *delivery) handOff(wait time.Duration, now time.Time) error {
+	// A failed write is not fatal: the next delivery then counts this one
+	// as a single attempt and does not wait out an early redelivery.
+	_ = d.write(record{Attempts: d.run.Attempts(), Prev: d.run.Prev(), Due: now.Add(wait).UnixNano()})
+	return &handoff{wait: wait, err: d.run.Last}
+}
+
+// handOffEarly sends a delivery that came before its due time back to the
+// retry set, without an attempt; the progress record stays as it is.
+func (d *delivery) handOffEarly(rest time.Duration) error {
+	return &handoff{wait: max(rest, 0), early: true}
+}
+
+// nap waits d in memory; it returns false if the delivery must end first.
+func (d *delivery) nap(ctx context.Context, timer *time.Timer) bool {
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+	case <-d.w.stopping:
+	}
+	return false
+}
+
+// earlySlack is how early asynq may deliver a retry on its own: its due
+// times are whole seconds, and the forwarder moves due tasks in batches.
+const earlySlack = 2 * time.Second
+
+// fitsEarly reports whether the rest of an early delivery's wait may be
+// waited in memory: below the threshold or asynq's own imprecision.
+func (d *delivery) fitsEarly(ctx context.Context, rest time.Duration, now time.Time) bool {
+	if rest < earlySlack && ctx.Err() == nil {
+		dl, ok := ctx.Deadline()
+		return !ok || now.Add(rest).Before(dl)
+	}
+	return d.fits(ctx, rest, now)
+}
+
+// fits reports whether a wait of wait, starting now, may be waited in
+// memory: below the threshold and ending before the delivery's deadline.
+func (d *delivery) fits(ctx context.Context, wait time.Duration, now time.Time) bool {
+	if wait >= d.w.below || ctx.Err() != nil {
+		return false
+	}
+	select {
+	case <-d.w.stopping:
+		return false
+	default:
+	}
+	dl, ok := ctx.Deadline()
+	return !ok || now.Add(wait).Before(dl)
+}
+
+// serve runs one delivery of a task of k: decode, resume the task's run,
+// attempt and wait until it succeeds, gives up, or hands off.
+func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(context.Context, P) (R, error), t *asynq.Task) error {
+	d := &delivery{w: w, t: t}
+	d.id, _ = asynq.GetTaskID(ctx)
+	d.n, _ = asynq.GetRetryCount(ctx)
+	queue, _ := asynq.GetQueueName(ctx)
+
+	payload, enq, err := decodePayload[P](t.Payload())
+	if err != nil {
+		d.run.Resume(k.policy, d.id, &w.env, w.env.Clock.Now(), 0, 0)
+		d.run.Last = err
+		return d.giveUp(core.ErrPermanent, false)
+	}
+	prev := record{Delivery: -1}
+	if d.n > 0 {
+		if prev, err = w.progress(queue, d.id); err != nil {
+			return fmt.Errorf("durable: reading task %s's progress: %w", d.id, err)
+		}
+		if prev.Done {
+			// The outcome is recorded: an earlier delivery ended the task
+			// and was lost before asynq heard of it. Do not run it again.
+			if prev.Reason == "" {
+				return nil
+			}
+			return fmt.Errorf("durable: task %s already ended: %s (%w)", d.id, prev.Err, asynq.SkipRetry)
+		}
+	}
+	// Each earlier delivery that left no record made at least one attempt.
+	attempts := prev.Attempts + max(0, d.n-1-prev.Delivery)
+	d.run.Resume(k.policy, d.id, &w.env, enq, attempts, prev.Prev)
+	p := k.policy
+
+	// asynq keeps due times in whole seconds and may deliver a retry up to a
+	// second early: wait out the rest, a hint being a lower bound. A
+	// longer rest (a server whose RetryDelayFunc is not the worker's) goes
+	// back to the retry set without counting as a failed delivery.
+	if prev.Due > 0 {
+		now := w.env.Clock.Now()
+		if rest := time.Unix(0, prev.Due).Sub(now); rest > 0 {
+			if !d.fitsEarly(ctx, rest, now) {
+				return d.handOffEarly(rest)
+			}
+			timer := time.NewTimer(rest)
+			ok := d.nap(ctx, timer)
+			timer.Stop()
+			if !ok {
+				return d.handOffEarly(time.Until(time.Unix(0, prev.Due)))
+			}
+		}
+	}
+	for first := true; ; first = false {
+		if p.MaxAttempts > 0 && d.run.Attempts() >= p.MaxAttempts {
+			return d.giveUp(core.ErrExhausted, false) // earlier deliveries used them up
+		}
+		if d.run.Late() {
+			return d.giveUp(core.ErrDeadline, false)
+		}
+		n := d.run.Begin()
+		if !first {
+			// Count this attempt before making it, so that a crash during
+			// it still counts it.
+			_ = d.write(record{Attempts: n, Prev: d.run.Prev()})
+		}
+		v, retryValue, err := attempt(ctx, &d.run, n, fn, payload)
+		dec := d.run.Judge(err, retryValue, nil) // the delivery's end is not the job's
+		switch dec.Verdict {
+		case core.Succeed:
+			b, merr := json.Marshal(v)
+			if merr != nil {
+				d.run.Last = fmt.Errorf("durable: encoding the result: %w", merr)
+				return d.giveUp(core.ErrPermanent, true)
+			}
+			if werr := d.write(record{Done: true, Value: b, Attempts: n, Elapsed: d.run.Elapsed()}); werr != nil {
+				// Without its result the task is not done: at-least-once.
+				return fmt.Errorf("durable: recording task %s's result: %w", d.id, werr)
+			}
+			d.run.Succeeded()
+			return nil
+		case core.GiveUp:
+			return d.giveUp(dec.Reason, true)
+		}
+		now := w.env.Clock.Now()
+		if !d.fits(ctx, dec.Wait, now) {
+			err := d.handOff(dec.Wait, now)
+			d.run.Retrying(dec.Wait)
+			return err
+		}
+		// Arm the timer before the hook, as job.Do does: the hook's time
+		// counts toward the wait.
+		timer := time.NewTimer(dec.Wait)
+		d.run.Retrying(dec.Wait)
+		ok := d.nap(ctx, timer)
+		timer.Stop()
+		if !ok {
+			return d.handOff(max(0, dec.Wait-w.env.Clock.Since(now)), w.env.Clock.Now())
+		}
+	}
+}
+
+// attempt runs attempt n of a task, recovering a panic into a permanent
+// error, with the attempt's number (and AttemptTimeout) on its context.
+func attempt[P, R any](ctx context.Context, r *core.Run, n int, fn func(context.Context, P) (R, error), payload P) (v R, retryValue bool, err error) {
+	actx := ctx
+	if timeout, bounded := r.AttemptTimeout(); bounded {
+		ac := new(core.AttemptCtx)
+		ac.Start(ctx, n, timeout, true, r.Env.Clock, true)
+		defer ac.End()
+		actx = ac
+	} else if n > 1 {
+		actx = core.Mark(ctx, n)
+	}
+	defer func() {
+		if x := recover(); x != nil {
+			var zero R
+			v, retryValue, err = zero, false, core.Recovered(x)
+		}
+	}()
+	v, err = fn(actx, payload)
+	if err == nil && r.Policy.Result != nil {
+		retryValue = r.Policy.Result.(func(R) bool)(v)
+	}
+	return v, retryValue, err
+}
