@@ -2,6 +2,7 @@ package durable
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -38,4 +39,35 @@ func TestRetryDelay(t *testing.T) {
 	if d := w.retryDelay(1, lost, asynq.NewTask("other", nil)); d != 42*time.Second {
 		t.Errorf("another task type: %v, want the configured function's 42s", d)
 	}
+}
+
+// Any bytes as a payload or a result field: an error or a value, never a
+// panic; what encodePayload writes decodes to what it was given.
+func FuzzDecode(f *testing.F) {
+	good, _ := encodePayload(greeting{Name: "ada", N: 3}, time.Unix(0, 42))
+	f.Add(good)
+	f.Add([]byte(`{"v":1,"enq":1,"p":null}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`{"done":true,"reason":"exhausted","attempts":-1}`))
+	f.Add([]byte("not json"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if p, enq, err := decodePayload[greeting](b); err == nil {
+			again, err := encodePayload(p, enq)
+			if err != nil {
+				t.Fatalf("re-encoding %+v: %v", p, err)
+			}
+			p2, enq2, err := decodePayload[greeting](again)
+			if err != nil || p2 != p || !enq2.Equal(enq) {
+				t.Fatalf("round trip of %+v at %v: %+v at %v, %v", p, enq, p2, enq2, err)
+			}
+		}
+		var rec record
+		_ = json.Unmarshal(b, &rec)
+		_ = reasonName(reasons[rec.Reason])
+	})
+}
+
+type greeting struct {
+	Name string
+	N    int
 }
