@@ -3,8 +3,6 @@ package durable_test
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,28 +11,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rebound-go/rebound/durable"
+	"github.com/rebound-go/rebound/internal/testredis"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// redisOpt returns the test Redis: REBOUND_REDIS_ADDR, else a server on
-// 127.0.0.1:6379. Without one the test is skipped, unless CI is set: in CI
-// the Redis tests must run. Database 1 is this package's.
+// redisOpt returns the test Redis (see testredis.Addr); database 1 is this
+// package's.
 func redisOpt(t testing.TB) asynq.RedisClientOpt {
 	t.Helper()
-	addr := os.Getenv("REBOUND_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and no Redis answers at %s (REBOUND_REDIS_ADDR): %v", addr, err)
-		}
-		t.Skipf("no Redis at %s (set REBOUND_REDIS_ADDR; .ci/run starts one): %v", addr, err)
-	}
-	conn.Close()
-	return asynq.RedisClientOpt{Addr: addr, DB: 1}
+	return asynq.RedisClientOpt{Addr: testredis.Addr(t), DB: 1}
 }
 
 // queueName returns a queue of the test's own, so tests never see each

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rebound-go/rebound/durable"
+	"github.com/rebound-go/rebound/internal/testredis"
 )
 
 // childEnv makes the test binary a worker process of this command, with
@@ -42,24 +42,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// redisAddr returns the test Redis (see durable's tests): skipped without
-// one unless CI is set.
-func redisAddr(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("REBOUND_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and no Redis answers at %s (REBOUND_REDIS_ADDR): %v", addr, err)
-		}
-		t.Skipf("no Redis at %s (set REBOUND_REDIS_ADDR; .ci/run starts one): %v", addr, err)
-	}
-	conn.Close()
-	return addr
-}
+// redisAddr returns the test Redis (see testredis.Addr).
+func redisAddr(t *testing.T) string { return testredis.Addr(t) }
 
 // The example's database; durable's tests use 1.
 const db = 2
@@ -97,7 +81,9 @@ func TestProduceThenWork(t *testing.T) {
 
 	var produced syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(context.Background(), append([]string{"produce", "-n", "20"}, common...), &produced) }()
+	go func() {
+		done <- run(context.Background(), append([]string{"produce", "-n", "20"}, common...), &produced)
+	}()
 
 	ctx, stop := context.WithCancel(context.Background())
 	var worked syncBuffer
