@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,28 +20,35 @@ const (
 	DefaultPollEvery   = 250 * time.Millisecond
 )
 
-// ErrNotFound is the error of a Future whose task is not in Redis: never
-// enqueued, deleted, or kept past its retention.
-var ErrNotFound = errors.New("durable: task not found")
+// Errors of a Future.
+var (
+	// ErrNotFound: the task is not in Redis (never enqueued, deleted, or
+	// kept past its retention).
+	ErrNotFound = errors.New("durable: task not found")
+	// ErrClientClosed: the Future's Client was closed.
+	ErrClientClosed = errors.New("durable: client closed")
+)
 
 // Client enqueues durable tasks and follows their outcome. It is safe for
 // concurrent use.
 type Client struct {
-	c    *asynq.Client
-	insp *asynq.Inspector
-	keep time.Duration
-	poll time.Duration
+	c      *asynq.Client
+	insp   *asynq.Inspector
+	keep   time.Duration
+	poll   time.Duration
+	closed atomic.Bool
 }
 
 // ClientOption configures a Client.
 type ClientOption func(*Client)
 
 // KeepResults sets how long a completed task (and its result) stays in Redis
-// for its Future (asynq's Retention; default DefaultKeepResults). Archived
-// tasks follow asynq's archive limits. It panics if d is not positive.
+// for its Future (asynq's Retention, in whole seconds; default
+// DefaultKeepResults). Archived tasks follow asynq's archive limits. It
+// panics if d is under a second.
 func KeepResults(d time.Duration) ClientOption {
-	if d <= 0 {
-		panic(fmt.Sprintf("durable: KeepResults(%v): not positive", d))
+	if d < time.Second {
+		panic(fmt.Sprintf("durable: KeepResults(%v): under a second (asynq keeps whole seconds)", d))
 	}
 	return func(c *Client) { c.keep = d }
 }
@@ -70,17 +78,23 @@ func NewClient(redis asynq.RedisConnOpt, opts ...ClientOption) *Client {
 	return c
 }
 
-// Close closes the client's connections.
+// Close closes the client's connections; its Futures' Wait then returns
+// ErrClientClosed. Later calls do nothing.
 func (c *Client) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
 	return errors.Join(c.c.Close(), c.insp.Close())
 }
 
 // Enqueue stores a task of k with payload p and returns its Future. opts
 // are asynq's (Queue, TaskID, ProcessIn, Timeout, Unique, ...), applied
-// after the client's Retention; the Kind's policy sets MaxRetry, so opts
-// may not. With asynq.TaskID, enqueueing an ID twice fails with
-// asynq.ErrTaskIDConflict: the producer's own idempotency key. It panics if
-// ctx, c or k is nil or opts hold an asynq.MaxRetry.
+// after the client's Retention. The Kind's policy sets MaxRetry and bounds
+// the task's time (job.MaxElapsed), so opts may hold neither asynq.MaxRetry
+// nor asynq.Deadline; asynq.Timeout bounds each delivery. With
+// asynq.TaskID, enqueueing an ID twice fails with asynq.ErrTaskIDConflict:
+// the producer's own idempotency key. It panics if ctx, c or k is nil or
+// opts hold a nil, an asynq.MaxRetry or an asynq.Deadline.
 func Enqueue[P, R any](ctx context.Context, c *Client, k *Kind[P, R], p P, opts ...asynq.Option) (*Future[R], error) {
 	switch {
 	case ctx == nil:
@@ -96,8 +110,11 @@ func Enqueue[P, R any](ctx context.Context, c *Client, k *Kind[P, R], p P, opts 
 		if o == nil {
 			panic("durable: Enqueue(" + k.name + ") with a nil asynq.Option")
 		}
-		if o.Type() == asynq.MaxRetryOpt {
+		switch o.Type() {
+		case asynq.MaxRetryOpt:
 			panic("durable: Enqueue(" + k.name + ") with asynq.MaxRetry: the Kind's policy (job.MaxAttempts) sets it")
+		case asynq.DeadlineOpt:
+			panic("durable: Enqueue(" + k.name + ") with asynq.Deadline: use job.MaxElapsed for the task, asynq.Timeout for a delivery")
 		}
 		all = append(all, o)
 	}
@@ -120,10 +137,13 @@ type Future[R any] struct {
 }
 
 // FutureOf returns the Future of the task id in queue, whose Kind has
-// result type R. It panics if c is nil.
+// result type R. It panics if c is nil or queue or id is empty.
 func FutureOf[R any](c *Client, queue, id string) *Future[R] {
-	if c == nil {
+	switch {
+	case c == nil:
 		panic("durable: FutureOf on a nil Client")
+	case queue == "" || id == "":
+		panic(fmt.Sprintf("durable: FutureOf(%q, %q): empty queue or task ID", queue, id))
 	}
 	return &Future[R]{c: c, queue: queue, id: id}
 }
@@ -136,9 +156,10 @@ func (f *Future[R]) Queue() string { return f.queue }
 
 // Wait polls the task until it ends or ctx ends. It returns the handler's
 // value, or a *job.Error (Reason job.ErrExhausted, job.ErrDeadline or
-// job.ErrPermanent; Last a *RemoteError), or an error wrapping ErrNotFound,
-// or ctx's cause (joined with the last polling error, if Redis failed).
-// Waiting does not affect the task.
+// job.ErrPermanent; Last a *RemoteError, or nil if no attempt failed), or
+// an error wrapping ErrNotFound or ErrClientClosed, or ctx's cause (joined
+// with the last polling error, while Redis fails). Waiting does not affect
+// the task.
 func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 	var zero R
 	if ctx == nil {
@@ -175,6 +196,9 @@ func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 
 // poll looks at the task once. done: the task ended (or cannot be found).
 func (f *Future[R]) poll() (v R, done bool, err error) {
+	if f.c.closed.Load() {
+		return v, true, ErrClientClosed
+	}
 	info, err := f.c.insp.GetTaskInfo(f.queue, f.id)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
@@ -182,23 +206,30 @@ func (f *Future[R]) poll() (v R, done bool, err error) {
 	case err != nil:
 		return v, false, err // Redis trouble: keep trying
 	}
+	return outcome[R](info)
+}
+
+// outcome reads a task's outcome from its state and record.
+func outcome[R any](info *asynq.TaskInfo) (v R, done bool, err error) {
 	if info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived {
 		return v, false, nil
 	}
 	var rec record
 	if len(info.Result) > 0 {
 		if err := json.Unmarshal(info.Result, &rec); err != nil {
-			return v, true, fmt.Errorf("durable: task %s's result is not a durable record: %w", f.id, err)
+			return v, true, fmt.Errorf("durable: task %s's result is not a durable record: %w", info.ID, err)
 		}
 	}
 	switch {
-	case info.State == asynq.TaskStateCompleted && rec.Done && rec.Reason == "":
+	case rec.Done && rec.Reason == "":
+		// A recorded success, even if asynq archived the task afterwards
+		// (the worker died between recording and telling asynq).
 		if err := json.Unmarshal(rec.Value, &v); err != nil {
-			return v, true, fmt.Errorf("durable: decoding task %s's result: %w", f.id, err)
+			return v, true, fmt.Errorf("durable: decoding task %s's result: %w", info.ID, err)
 		}
 		return v, true, nil
 	case info.State == asynq.TaskStateCompleted:
-		return v, true, fmt.Errorf("durable: task %s completed without a durable result (not run by durable.Handle?)", f.id)
+		return v, true, fmt.Errorf("durable: task %s completed without a durable result (not run by durable.Handle?)", info.ID)
 	case rec.Done:
 		reason := reasons[rec.Reason]
 		if reason == nil {
@@ -210,9 +241,16 @@ func (f *Future[R]) poll() (v R, done bool, err error) {
 		}
 		return v, true, &job.Error{Reason: reason, Last: last, Attempts: rec.Attempts, Elapsed: rec.Elapsed}
 	default:
-		// Archived by asynq itself (its MaxRetry reached after lost
-		// leases, or by hand): the record holds the last progress.
-		return v, true, &job.Error{Reason: job.ErrExhausted, Last: &RemoteError{Msg: info.LastErr},
-			Attempts: max(rec.Attempts, info.Retried+1)}
+		// Archived by asynq itself (its MaxRetry backstop, or by hand):
+		// the record holds the last progress.
+		msg := info.LastErr
+		if msg == "" {
+			msg = rec.Err
+		}
+		var last error
+		if msg != "" {
+			last = &RemoteError{Msg: msg}
+		}
+		return v, true, &job.Error{Reason: job.ErrExhausted, Last: last, Attempts: rec.Attempts}
 	}
 }

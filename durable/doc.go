@@ -32,20 +32,30 @@
 //     retry set (a Redis sorted set scored by due time: the distributed form
 //     of the scheduler's timer heap) through the worker's RetryDelayFunc.
 //   - Attempts are counted across deliveries: MaxAttempts bounds the task's
-//     attempts in all, whichever worker made them. The worker keeps the
-//     count in the task's result field between deliveries; a delivery that
-//     crashed without a trace counts as one attempt.
+//     attempts in all, whichever worker made them. Each attempt is recorded
+//     in the task's result field before it starts, so one that a crash, a
+//     lost lease or a shutdown cuts short still counts. (asynq's own
+//     MaxRetry is set to twice MaxAttempts, a backstop the policy reaches
+//     first; asynq's retry count and IsFailure do not change the count.)
 //   - MaxElapsed counts from the enqueue time stored in the payload (the
-//     producer's wall clock), not from the first delivery: a task that
-//     waited in the queue past it gives up without an attempt.
-//   - The delivery's own deadline (asynq's Timeout or Deadline) and a worker
-//     shutting down end a delivery, not the job: the task goes back to the
-//     retry set, waiting what the policy says.
+//     producer's wall clock; workers' clocks should agree with it), not
+//     from the first delivery: a task that waited in the queue past it gives
+//     up without an attempt, and so does a retry that asynq's forwarder
+//     (every DelayedTaskCheckInterval, 5s by default) delivers past it.
+//     Use asynq.Timeout to bound a delivery; Enqueue refuses
+//     asynq.Deadline, which would fail every delivery after it.
+//   - A delivery's Timeout, a lost lease and a worker shutting down end a
+//     delivery, not the job: an attempt cut short is counted but not judged
+//     (no verdict, no hook), and the task goes back to asynq, which waits
+//     the policy's delay for its retry count. A retry waiting in memory
+//     when the worker shuts down goes back to the retry set, due when it
+//     would have been.
 //   - job.Permanent and a RetryIf that says no become asynq.SkipRetry: the
 //     task is archived at once. A Retry-After hint is a lower bound on the
 //     retry's delay (a hinted retry counts as an attempt), in memory or in
 //     the retry set alike: a retry asynq delivers early (it rounds to whole
-//     seconds) waits out the rest before its attempt.
+//     seconds; asynqmon's "Run" runs it at once) waits out the rest, or goes
+//     back to the retry set for it, without an attempt.
 //   - Hooks fire as in-process, on the worker that made the attempt, with
 //     the task ID as the Event's Key. Delivery is at-least-once: after a
 //     crash or a lost lease an attempt, and so a hook, may run again.
@@ -68,5 +78,8 @@
 // (default 24h, KeepResults). Future.Wait polls the task with asynq's
 // Inspector and returns the handler's value, or a *job.Error whose Reason is
 // job.ErrExhausted, job.ErrDeadline or job.ErrPermanent and whose Last is a
-// *RemoteError with the last attempt's error text.
+// *RemoteError with the last attempt's error text (nil if no attempt
+// failed). Each delivery reads the task's record once and writes it before
+// each attempt and at the end: three Redis calls beyond asynq's own for a
+// task that succeeds at once.
 package durable

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -456,6 +457,17 @@ func TestMisuse(t *testing.T) {
 		}},
 		{"negative InMemoryBelow", "durable: InMemoryBelow", func() { durable.InMemoryBelow(-time.Second) }},
 		{"zero KeepResults", "durable: KeepResults", func() { durable.KeepResults(0) }},
+		{"KeepResults under a second", "under a second", func() { durable.KeepResults(500 * time.Millisecond) }},
+		{"FutureOf without a queue", "durable: FutureOf", func() {
+			c := durable.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1"})
+			defer c.Close()
+			durable.FutureOf[int](c, "", "id")
+		}},
+		{"asynq.Deadline", "job.MaxElapsed", func() {
+			c := durable.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1"})
+			defer c.Close()
+			durable.Enqueue(context.Background(), c, durable.NewKind[int, int]("k"), 1, asynq.Deadline(time.Now()))
+		}},
 		{"zero PollEvery", "durable: PollEvery", func() { durable.PollEvery(0) }},
 		{"nil Redis", "durable: NewClient", func() { durable.NewClient(nil) }},
 		{"MaxRetry", "asynq.MaxRetry", func() {
@@ -481,5 +493,201 @@ func TestMisuse(t *testing.T) {
 			}()
 			tc.f()
 		})
+	}
+}
+
+// A worker shut down under a running attempt: asynq puts the task back
+// (its retry count unchanged). The attempt was recorded before it started,
+// so the next worker goes on counting: MaxAttempts still bounds the task.
+func TestRequeueAtShutdownKeepsTheCount(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:requeue", job.MaxAttempts(3),
+		job.Wait(wait.Constant(10*time.Millisecond)), job.Jitter(jitter.None))
+	var c calls
+	stuck, release := make(chan struct{}), make(chan struct{})
+	handler := func(ctx context.Context, g greet) (string, error) {
+		call := c.begin(ctx)
+		defer c.end()
+		if call == 2 {
+			close(stuck)
+			<-release // ignores ctx: asynq gives up on it at ShutdownTimeout
+		}
+		return "", fmt.Errorf("fail %d", call)
+	}
+	cfg := config(q)
+	cfg.ShutdownTimeout = 200 * time.Millisecond
+	a := durable.NewWorker(redisOpt(t), cfg)
+	durable.Handle(a, kind, handler)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t)
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"jo"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-stuck
+	a.Shutdown() // requeues the task after 200ms
+	close(release)
+	info, err := newInspector(t).GetTaskInfo(q, f.ID())
+	if err != nil || info.State != asynq.TaskStatePending || info.Retried != 0 {
+		t.Fatalf("after the shutdown: %+v, %v; want the task pending, retry count 0", info, err)
+	}
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, handler) })
+	_, err = f.Wait(waitCtx(t, 10*time.Second))
+	var je *job.Error
+	if !errors.As(err, &je) || !errors.Is(err, job.ErrExhausted) || je.Attempts != 3 {
+		t.Fatalf("Wait error = %v, want ErrExhausted after 3 attempts", err)
+	}
+	attempts, _, _, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2, 3})
+}
+
+// An IsFailure that calls every error "no failure" keeps asynq's retry
+// count at 0; the worker's own count still ends the task.
+func TestIsFailureDoesNotResetTheCount(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:isfailure", job.MaxAttempts(3),
+		job.Wait(wait.Constant(100*time.Millisecond)), job.Jitter(jitter.None))
+	var c calls
+	cfg := config(q)
+	cfg.IsFailure = func(error) bool { return false }
+	w := durable.NewWorker(redisOpt(t), cfg, durable.InMemoryBelow(0))
+	durable.Handle(w, kind, failing(&c, 100, plainFail))
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	f, err := durable.Enqueue(context.Background(), newClient(t), kind, greet{"kai"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Wait(waitCtx(t, 20*time.Second)); !errors.Is(err, job.ErrExhausted) {
+		t.Fatalf("Wait error = %v, want ErrExhausted", err)
+	}
+	attempts, _, _, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2, 3})
+}
+
+// A retry run by hand before its time (asynqmon's "Run") makes no attempt
+// and is not archived, even on what asynq thinks is the last retry.
+func TestRetryRunEarlyByHandWaitsItsTurn(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:early", job.MaxAttempts(2),
+		job.Wait(wait.Constant(time.Minute)), job.Jitter(jitter.None))
+	var c calls
+	errs := make(chan error, 10)
+	cfg := config(q)
+	cfg.ErrorHandler = asynq.ErrorHandlerFunc(func(_ context.Context, _ *asynq.Task, err error) { errs <- err })
+	w := durable.NewWorker(redisOpt(t), cfg)
+	durable.Handle(w, kind, failing(&c, 100, plainFail))
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	f, err := durable.Enqueue(context.Background(), newClient(t), kind, greet{"lu"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; !strings.HasPrefix(err.Error(), "durable: retry in 1m0s: fail 1") {
+		t.Fatalf("first delivery's error %q, want a handoff after attempt 1", err)
+	}
+	in := newInspector(t)
+	if err := in.RunTask(q, f.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; !strings.HasPrefix(err.Error(), "durable: retry in 5") { // the rest of the minute
+		t.Fatalf("early delivery's error %q, want a handoff of the rest of the minute", err)
+	}
+	// asynq calls the ErrorHandler before it moves the task: wait for Redis
+	// to show the move.
+	info := awaitState(t, in, q, f.ID(), asynq.TaskStateRetry)
+	if info.Retried != 1 || time.Until(info.NextProcessAt) < 50*time.Second {
+		t.Fatalf("after the early run: retry count %d, next run in %v; want 1, and the rest of the minute",
+			info.Retried, time.Until(info.NextProcessAt))
+	}
+	if attempts, _, _, _ := c.snapshot(); len(attempts) != 1 {
+		t.Fatalf("the handler ran %d times, want 1", len(attempts))
+	}
+	in.DeleteTask(q, f.ID())
+}
+
+// A delivery that its own Timeout ends is not the job's end: no verdict on
+// the cut attempt (a RetryIf that rejects deadlines would make it final),
+// no hook; the next delivery goes on.
+func TestDeliveryTimeoutIsNotTheJobsEnd(t *testing.T) {
+	q := queueName(t)
+	var gaveUp atomic.Int32
+	kind := durable.NewKind[greet, string]("test:timeout",
+		job.Wait(wait.Constant(10*time.Millisecond)),
+		job.RetryIf(func(err error) bool { return !errors.Is(err, context.DeadlineExceeded) }),
+		job.OnGiveUp(func(job.Event) { gaveUp.Add(1) }))
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) {
+		durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
+			call := c.begin(ctx)
+			defer c.end()
+			if call == 1 {
+				<-ctx.Done() // the delivery's 1s Timeout
+				return "", ctx.Err()
+			}
+			return "hello " + g.Name, nil
+		})
+	})
+	f, err := durable.Enqueue(context.Background(), newClient(t), kind, greet{"max"}, asynq.Queue(q), asynq.Timeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Wait(waitCtx(t, 20*time.Second)); err != nil || got != "hello max" {
+		t.Fatalf("Wait = %q, %v; want the second delivery's success", got, err)
+	}
+	attempts, _, _, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2})
+	if n := gaveUp.Load(); n != 0 {
+		t.Fatalf("OnGiveUp fired %d times for a job that succeeded", n)
+	}
+}
+
+func TestClosedClientEndsWait(t *testing.T) {
+	q := queueName(t)
+	cl := durable.NewClient(redisOpt(t))
+	f, err := durable.Enqueue(context.Background(), cl, durable.NewKind[int, int]("test:closed"), 1, asynq.Queue(q), asynq.ProcessIn(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Wait(context.Background()); !errors.Is(err, durable.ErrClientClosed) {
+		t.Fatalf("Wait on a closed client: %v, want ErrClientClosed", err)
+	}
+	newInspector(t).DeleteQueue(q, true)
+}
+
+func TestStartAfterShutdown(t *testing.T) {
+	w := durable.NewWorker(redisOpt(t), config(queueName(t)))
+	w.Shutdown()
+	if err := w.Start(); !errors.Is(err, durable.ErrShutdown) {
+		t.Fatalf("Start after Shutdown: %v, want ErrShutdown", err)
+	}
+}
+
+// awaitState polls the task in Redis until it is in state (asynq moves
+// tasks after the handler's hooks have run), for at most 10 seconds.
+func awaitState(t *testing.T, in *asynq.Inspector, queue, id string, state asynq.TaskState) *asynq.TaskInfo {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		info, err := in.GetTaskInfo(queue, id)
+		if err == nil && info.State == state {
+			return info
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("task %s: %+v, %v; want state %v within 10s", id, info, err, state)
+		}
 	}
 }

@@ -71,3 +71,54 @@ type greeting struct {
 	Name string
 	N    int
 }
+
+// A Future reads the outcome from the task's state and record.
+func TestOutcome(t *testing.T) {
+	rec := func(r record) []byte { b, _ := json.Marshal(r); return b }
+	for _, tc := range []struct {
+		name    string
+		info    asynq.TaskInfo
+		done    bool
+		value   int
+		reason  error
+		last    string
+		attempt int
+	}{
+		{name: "pending", info: asynq.TaskInfo{State: asynq.TaskStatePending}},
+		{name: "retry, with progress", info: asynq.TaskInfo{State: asynq.TaskStateRetry, Result: rec(record{Attempts: 2})}},
+		{name: "completed", info: asynq.TaskInfo{State: asynq.TaskStateCompleted, Result: rec(record{Done: true, Value: []byte("42"), Attempts: 1})},
+			done: true, value: 42},
+		{name: "archived after a recorded success", info: asynq.TaskInfo{State: asynq.TaskStateArchived, Result: rec(record{Done: true, Value: []byte("7")})},
+			done: true, value: 7},
+		{name: "archived, recorded failure", info: asynq.TaskInfo{State: asynq.TaskStateArchived,
+			Result: rec(record{Done: true, Reason: "deadline", Err: "boom", Attempts: 3})},
+			done: true, reason: job.ErrDeadline, last: "boom", attempt: 3},
+		{name: "archived by asynq, progress only", info: asynq.TaskInfo{State: asynq.TaskStateArchived, LastErr: "asynq: task lease expired",
+			Result: rec(record{Attempts: 4, Err: "boom"})},
+			done: true, reason: job.ErrExhausted, last: "asynq: task lease expired", attempt: 4},
+		{name: "completed without a record", info: asynq.TaskInfo{State: asynq.TaskStateCompleted}, done: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, done, err := outcome[int](&tc.info)
+			if done != tc.done || v != tc.value {
+				t.Fatalf("outcome = %d, done %v, %v; want %d, done %v", v, done, err, tc.value, tc.done)
+			}
+			if tc.reason == nil {
+				if tc.name == "completed without a record" {
+					if err == nil {
+						t.Fatal("no error for a completed task without a durable record")
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("err = %v, want nil", err)
+				}
+				return
+			}
+			var je *job.Error
+			if !errors.As(err, &je) || !errors.Is(err, tc.reason) || je.Last == nil || je.Last.Error() != tc.last || je.Attempts != tc.attempt {
+				t.Fatalf("err = %v, want %v after %d attempts, last %q", err, tc.reason, tc.attempt, tc.last)
+			}
+		})
+	}
+}

@@ -17,7 +17,7 @@ import (
 type Kind[P, R any] struct {
 	name     string
 	policy   *core.Policy
-	maxRetry int // asynq's MaxRetry: never the bound that ends a task first
+	maxRetry int // asynq's MaxRetry: a backstop, not the bound (see NewKind)
 }
 
 // NewKind returns the Kind named name (asynq's task type) whose tasks carry
@@ -40,10 +40,13 @@ func NewKind[P, R any](name string, opts ...job.Option) *Kind[P, R] {
 	}
 	core.CheckResult[R](r.Policy)
 	k := &Kind[P, R]{name: name, policy: r.Policy, maxRetry: math.MaxInt32}
-	if n := r.Policy.MaxAttempts; n > 0 {
-		// Every delivery makes at least one attempt, so asynq's count of
-		// deliveries never reaches attempts-1 before the policy gives up.
-		k.maxRetry = n - 1
+	if n := r.Policy.MaxAttempts; n > 0 && n < math.MaxInt32/2 {
+		// The worker counts attempts and ends the task itself. asynq counts
+		// the deliveries that failed after an attempt (at most one per
+		// attempt), plus, rarely, one that its own deadline or a lost lease
+		// ended before the attempt: twice the attempts is a backstop that
+		// the policy always reaches first.
+		k.maxRetry = 2 * n
 	}
 	return k
 }

@@ -66,7 +66,9 @@ func TestMeasureRetriedOnce(t *testing.T) {
 			if err := w.Start(); err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(w.Shutdown)
 			c := durable.NewClient(redisOpt(t), durable.PollEvery(10*time.Millisecond))
+			t.Cleanup(func() { c.Close() })
 			for i := range runs {
 				start := time.Now()
 				f, err := durable.Enqueue(context.Background(), c, kind, i, asynq.Queue(q))
@@ -103,7 +105,7 @@ func measurePlain(t *testing.T, cfg asynq.Config, q string, runs int) []time.Dur
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
+	t.Cleanup(srv.Shutdown)
 	c := asynq.NewClient(redisOpt(t))
 	defer c.Close()
 	var lat []time.Duration

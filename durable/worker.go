@@ -40,6 +40,9 @@ type Worker struct {
 	stopOnce sync.Once
 }
 
+// ErrShutdown is Start's error on a worker that was shut down.
+var ErrShutdown = errors.New("durable: worker shut down")
+
 // WorkerOption configures a Worker.
 type WorkerOption func(*Worker)
 
@@ -58,16 +61,24 @@ func InMemoryBelow(d time.Duration) WorkerOption {
 // NewWorker returns a worker on the Redis at redis, configured by cfg (see
 // asynq.Config). cfg.RetryDelayFunc is replaced by the worker's, which gives
 // a Kind's tasks the delays of its policy; the one given, if any, still
-// serves task types not registered with Handle. It panics if redis is nil.
+// serves task types not registered with Handle. cfg.IsFailure is wrapped: a
+// delivery that ends without an attempt (it came early, or the task's
+// progress could not be read) is no failure; other errors go to the one
+// given (default: every error is a failure). Attempts are counted by the
+// worker, so an IsFailure that says "no failure" does not reset them. It
+// panics if redis is nil.
 func NewWorker(redis asynq.RedisConnOpt, cfg asynq.Config, opts ...WorkerOption) *Worker {
 	if redis == nil {
 		panic("durable: NewWorker with a nil Redis connection option")
 	}
 	w := &Worker{
-		mux:      asynq.NewServeMux(),
-		insp:     asynq.NewInspector(redis),
-		below:    DefaultInMemoryBelow,
-		env:      core.Env{Clock: clock.New(), Epoch: core.Epoch},
+		mux:   asynq.NewServeMux(),
+		insp:  asynq.NewInspector(redis),
+		below: DefaultInMemoryBelow,
+		// A wall-clock epoch (no monotonic reading): a task's start is
+		// the producer's wall-clock enqueue time, so its Elapsed must be
+		// wall-clock too.
+		env:      core.Env{Clock: clock.New(), Epoch: time.Now().Round(0)},
 		fallback: cfg.RetryDelayFunc,
 		policies: make(map[string]*core.Policy),
 		stopping: make(chan struct{}),
@@ -81,7 +92,7 @@ func NewWorker(redis asynq.RedisConnOpt, cfg asynq.Config, opts ...WorkerOption)
 	cfg.RetryDelayFunc = w.retryDelay
 	isFailure := cfg.IsFailure
 	cfg.IsFailure = func(err error) bool {
-		if h, ok := err.(*handoff); ok && h.early {
+		if h := (*handoff)(nil); errors.As(err, &h) && h.noAttempt {
 			return false
 		}
 		return isFailure == nil || isFailure(err)
@@ -94,8 +105,16 @@ func NewWorker(redis asynq.RedisConnOpt, cfg asynq.Config, opts ...WorkerOption)
 // the durable ones.
 func (w *Worker) Mux() *asynq.ServeMux { return w.mux }
 
-// Start starts processing tasks, in the background.
-func (w *Worker) Start() error { return w.srv.Start(w.mux) }
+// Start starts processing tasks, in the background. A worker starts once:
+// after Shutdown, Start returns ErrShutdown.
+func (w *Worker) Start() error {
+	select {
+	case <-w.stopping:
+		return ErrShutdown
+	default:
+	}
+	return w.srv.Start(w.mux)
+}
 
 // Run starts processing tasks and blocks until SIGINT or SIGTERM, then
 // shuts the worker down.
@@ -155,13 +174,13 @@ func Handle[P, R any](w *Worker, k *Kind[P, R], fn func(context.Context, P) (R, 
 }
 
 // handoff is a delivery's error when the next attempt is to wait in asynq's
-// retry set: the worker's RetryDelayFunc reads the wait from it. An early
-// handoff made no attempt: the worker's IsFailure says it is no failure, so
-// asynq does not count it as a delivery.
+// retry set: the worker's RetryDelayFunc reads the wait from it. A handoff
+// with noAttempt made no attempt: the worker's IsFailure says it is no
+// failure, so asynq does not count it.
 type handoff struct {
-	wait  time.Duration
-	err   error
-	early bool
+	wait      time.Duration
+	err       error
+	noAttempt bool
 }
 
 func (h *handoff) Error() string {
@@ -183,16 +202,16 @@ func (w *Worker) retryDelay(n int, e error, t *asynq.Task) time.Duration {
 	p := w.policies[t.Type()]
 	w.mu.RUnlock()
 	if p != nil {
-		// asynq retries on its own (a lost lease, a delivery's deadline, a
-		// failure to read the task's progress): wait what the policy says
-		// after attempt n+1, without the task's history.
+		// asynq retries on its own (a lost lease, a delivery's deadline):
+		// wait what the policy says after retry n+1, without the task's
+		// history (no hint, no Decorrelated growth).
 		var r core.Run
 		r.Resume(p, "", &w.env, w.env.Clock.Now(), n, 0)
 		r.Begin()
 		if d := r.Judge(e, false, nil); d.Verdict == core.Retry {
 			return d.Wait
 		}
-		return 0 // the next delivery ends the task
+		return 0 // the next delivery, which knows the task's history, decides
 	}
 	if w.fallback != nil {
 		return w.fallback(n, e, t)
@@ -206,7 +225,7 @@ func (w *Worker) progress(queue, id string) (record, error) {
 	if err != nil {
 		return record{}, err
 	}
-	rec := record{Delivery: -1}
+	var rec record
 	if len(info.Result) > 0 {
 		if err := json.Unmarshal(info.Result, &rec); err != nil {
 			return record{}, fmt.Errorf("durable: task %s's result field is not a durable record: %w", id, err)
@@ -235,14 +254,20 @@ func (d *delivery) write(rec record) error {
 	return err
 }
 
-// giveUp records the task's failure and ends it (asynq archives it).
+// lastText is the text of the run's last error, kept in records so that a
+// later delivery's outcome still has it.
+func (d *delivery) lastText() string {
+	if d.run.Last == nil {
+		return ""
+	}
+	return d.run.Last.Error()
+}
+
+// giveUp records the task's failure and ends it (asynq archives it). Hooks
+// fire only after an attempt, as in-process.
 func (d *delivery) giveUp(reason error, attempted bool) error {
 	final := d.run.Fail(reason)
-	last := ""
-	if d.run.Last != nil {
-		last = d.run.Last.Error()
-	}
-	werr := d.write(record{Done: true, Reason: reasonName(reason), Err: last,
+	werr := d.write(record{Done: true, Reason: reasonName(reason), Err: d.lastText(),
 		Attempts: d.run.Attempts(), Elapsed: d.run.Elapsed()})
 	if attempted {
 		d.run.GaveUp(final)
@@ -256,19 +281,24 @@ func (d *delivery) giveUp(reason error, attempted bool) error {
 // handOff records the task's progress and sends it back to asynq's retry
 // set, to be attempted again after wait.
 func (d *delivery) handOff(wait time.Duration, now time.Time) error {
-	// A failed write is not fatal: the next delivery then counts this one
-	// as a single attempt and does not wait out an early redelivery.
-	_ = d.write(record{Attempts: d.run.Attempts(), Prev: d.run.Prev(), Due: now.Add(wait).UnixNano()})
+	// A failed write is not fatal: the attempts are recorded already; only
+	// the due time (a hint's lower bound on an early redelivery) is lost.
+	_ = d.write(record{Attempts: d.run.Attempts(), Prev: d.run.Prev(), Err: d.lastText(), Due: now.Add(wait).UnixNano()})
 	return &handoff{wait: wait, err: d.run.Last}
 }
 
-// handOffEarly sends a delivery that came before its due time back to the
-// retry set, without an attempt; the progress record stays as it is.
-func (d *delivery) handOffEarly(rest time.Duration) error {
-	return &handoff{wait: max(rest, 0), early: true}
+// noAttempt sends a delivery that made no attempt back to the retry set,
+// after wait, leaving the task's record as it is. asynq does not count it as
+// a failure.
+func noAttempt(wait time.Duration, err error) error {
+	return &handoff{wait: max(wait, 0), err: err, noAttempt: true}
 }
 
-// nap waits d in memory; it returns false if the delivery must end first.
+// retryUnread is the wait after a delivery that could not read or write
+// the task's record (Redis trouble).
+const retryUnread = time.Second
+
+// nap waits on timer; it returns false if the delivery must end first.
 func (d *delivery) nap(ctx context.Context, timer *time.Timer) bool {
 	select {
 	case <-timer.C:
@@ -308,8 +338,10 @@ func (d *delivery) fits(ctx context.Context, wait time.Duration, now time.Time) 
 	return !ok || now.Add(wait).Before(dl)
 }
 
-// serve runs one delivery of a task of k: decode, resume the task's run,
-// attempt and wait until it succeeds, gives up, or hands off.
+// serve runs one delivery of a task of k: decode, resume the task's run
+// from its record, attempt and wait until it succeeds, gives up, or hands
+// off. Every attempt is recorded before it starts, so that a crash, a lost
+// lease or a requeue during it still counts it.
 func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(context.Context, P) (R, error), t *asynq.Task) error {
 	d := &delivery{w: w, t: t}
 	d.id, _ = asynq.GetTaskID(ctx)
@@ -322,58 +354,63 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 		d.run.Last = err
 		return d.giveUp(core.ErrPermanent, false)
 	}
-	prev := record{Delivery: -1}
-	if d.n > 0 {
-		if prev, err = w.progress(queue, d.id); err != nil {
-			return fmt.Errorf("durable: reading task %s's progress: %w", d.id, err)
-		}
-		if prev.Done {
-			// The outcome is recorded: an earlier delivery ended the task
-			// and was lost before asynq heard of it. Do not run it again.
-			if prev.Reason == "" {
-				return nil
-			}
-			return fmt.Errorf("durable: task %s already ended: %s (%w)", d.id, prev.Err, asynq.SkipRetry)
-		}
+	prev, err := w.progress(queue, d.id)
+	if err != nil {
+		return noAttempt(retryUnread, fmt.Errorf("durable: reading task %s's progress: %w", d.id, err))
 	}
-	// Each earlier delivery that left no record made at least one attempt.
-	attempts := prev.Attempts + max(0, d.n-1-prev.Delivery)
-	d.run.Resume(k.policy, d.id, &w.env, enq, attempts, prev.Prev)
+	if prev.Done {
+		// An earlier delivery ended the task and was lost before asynq
+		// heard of it: report the recorded outcome, do not run it again.
+		if prev.Reason == "" {
+			return nil
+		}
+		return fmt.Errorf("durable: task %s already ended: %s (%w)", d.id, prev.Err, asynq.SkipRetry)
+	}
+	d.run.Resume(k.policy, d.id, &w.env, enq, prev.Attempts, prev.Prev)
+	if prev.Err != "" {
+		d.run.Last = &RemoteError{Msg: prev.Err}
+	}
 	p := k.policy
 
 	// asynq keeps due times in whole seconds and may deliver a retry up to a
-	// second early: wait out the rest, a hint being a lower bound. A
-	// longer rest (a server whose RetryDelayFunc is not the worker's) goes
-	// back to the retry set without counting as a failed delivery.
+	// second early (or at once, when someone runs it by hand): wait out the
+	// rest, a hint being a lower bound. A longer rest goes back to the
+	// retry set.
 	if prev.Due > 0 {
 		now := w.env.Clock.Now()
 		if rest := time.Unix(0, prev.Due).Sub(now); rest > 0 {
 			if !d.fitsEarly(ctx, rest, now) {
-				return d.handOffEarly(rest)
+				return noAttempt(rest, nil)
 			}
 			timer := time.NewTimer(rest)
 			ok := d.nap(ctx, timer)
 			timer.Stop()
 			if !ok {
-				return d.handOffEarly(time.Until(time.Unix(0, prev.Due)))
+				return noAttempt(time.Until(time.Unix(0, prev.Due)), nil)
 			}
 		}
 	}
-	for first := true; ; first = false {
+	for {
 		if p.MaxAttempts > 0 && d.run.Attempts() >= p.MaxAttempts {
 			return d.giveUp(core.ErrExhausted, false) // earlier deliveries used them up
 		}
 		if d.run.Late() {
+			// A retry asynq delivered past the deadline (its forwarder
+			// runs every few seconds): no attempt, as in-process.
 			return d.giveUp(core.ErrDeadline, false)
 		}
 		n := d.run.Begin()
-		if !first {
-			// Count this attempt before making it, so that a crash during
-			// it still counts it.
-			_ = d.write(record{Attempts: n, Prev: d.run.Prev()})
+		if err := d.write(record{Attempts: n, Prev: d.run.Prev(), Err: d.lastText()}); err != nil {
+			return noAttempt(retryUnread, fmt.Errorf("durable: recording task %s's attempt %d: %w", d.id, n, err))
 		}
 		v, retryValue, err := attempt(ctx, &d.run, n, fn, payload)
-		dec := d.run.Judge(err, retryValue, nil) // the delivery's end is not the job's
+		if ctx.Err() != nil {
+			// The delivery ended under the attempt (its Timeout, a lost
+			// lease, the worker's shutdown): asynq has acted on it already.
+			// The attempt is counted; the job goes on at the next delivery.
+			return fmt.Errorf("durable: task %s: delivery ended during attempt %d: %w", d.id, n, context.Cause(ctx))
+		}
+		dec := d.run.Judge(err, retryValue, nil)
 		switch dec.Verdict {
 		case core.Succeed:
 			b, merr := json.Marshal(v)

@@ -11,7 +11,7 @@
 // retried after the policy's wait; some get a 429 with Retry-After: 1, which
 // the retry honours; receipts to an address without an @ are rejected for
 // good (job.Permanent). Sending is the receipt's effect: a file in the
-// outbox named by the task ID, created only if absent. Delivery is
+// outbox named by the task ID, linked into place only if absent. Delivery is
 // at-least-once (a worker may die after sending and before asynq hears of
 // it), so the task ID is the idempotency key: a second run of the same task
 // finds its file and does not send again.
@@ -141,18 +141,28 @@ func send(ctx context.Context, r Receipt, outbox string, stall bool, out io.Writ
 	if err := provider(r.Order, attempt); err != nil {
 		return Sent{}, err
 	}
-	// The effect, at most once per task: O_EXCL on a name that is the
-	// task ID. A rerun of the task (after a crash, say) finds the file.
-	f, err := os.OpenFile(filepath.Join(outbox, id+".eml"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, os.ErrExist) {
+	// The effect, at most once per task: the receipt is written to a temp
+	// file, then linked to a name that is the task ID, which fails if a
+	// delivery before this one got there. The link is atomic: a crash
+	// leaves either no receipt or the whole of it.
+	final := filepath.Join(outbox, id+".eml")
+	if _, err := os.Stat(final); err == nil {
 		fmt.Fprintf(out, "skip task=%s: sent by an earlier delivery\n", id)
 		return Sent{Attempt: attempt, Again: true}, nil
 	}
+	tmp, err := os.CreateTemp(outbox, ".sending-*")
 	if err != nil {
 		return Sent{}, err
 	}
-	_, werr := fmt.Fprintf(f, "To: %s\nSubject: receipt for order %s\n\nTotal: %d.%02d\n", r.Email, r.Order, r.Cents/100, r.Cents%100)
-	if err := errors.Join(werr, f.Close()); err != nil {
+	defer os.Remove(tmp.Name())
+	_, werr := fmt.Fprintf(tmp, "To: %s\nSubject: receipt for order %s\n\nTotal: %d.%02d\n", r.Email, r.Order, r.Cents/100, r.Cents%100)
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		return Sent{}, err
+	}
+	if err := os.Link(tmp.Name(), final); errors.Is(err, os.ErrExist) {
+		fmt.Fprintf(out, "skip task=%s: sent by an earlier delivery\n", id)
+		return Sent{Attempt: attempt, Again: true}, nil
+	} else if err != nil {
 		return Sent{}, err
 	}
 	if stall {

@@ -129,7 +129,7 @@ type child struct {
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$"), lines: make(chan string, 100)}
+	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$"), lines: make(chan string, 1000)}
 	c.cmd.Env = append(os.Environ(), childEnv+"=1", childArgs+"="+strings.Join(args, " "))
 	c.cmd.Stderr = &c.out
 	stdout, err := c.cmd.StdoutPipe()
@@ -139,15 +139,21 @@ func startChild(t *testing.T, args ...string) *child {
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A test that fails early leaves no worker behind.
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			_ = c.cmd.Process.Kill()
+			for range c.lines {
+			}
+			_ = c.cmd.Wait()
+		}
+	})
 	go func() {
 		defer close(c.lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			c.out.Write([]byte(sc.Text() + "\n"))
-			select {
-			case c.lines <- sc.Text():
-			default:
-			}
+			c.lines <- sc.Text()
 		}
 	}()
 	return c
@@ -191,9 +197,9 @@ func TestCrashedWorkerTaskIsRecovered(t *testing.T) {
 	if err := a.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no lease released
 		t.Fatal(err)
 	}
-	_ = a.cmd.Wait()
-	for range a.lines {
+	for range a.lines { // until the pipe's end: read it all before Wait closes it
 	}
+	_ = a.cmd.Wait()
 	killed := time.Now()
 
 	b := startChild(t, append([]string{"worker"}, common...)...)
@@ -221,10 +227,10 @@ func TestCrashedWorkerTaskIsRecovered(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	for range b.lines {
+	}
 	if err := b.cmd.Wait(); err != nil {
 		t.Fatalf("worker b after SIGTERM: %v\n%s", err, b.out.String())
-	}
-	for range b.lines {
 	}
 	if !strings.Contains(b.out.String(), "stopped") {
 		t.Errorf("worker b did not stop cleanly:\n%s", b.out.String())
