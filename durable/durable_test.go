@@ -156,8 +156,12 @@ func TestShortWaitsStayInMemory(t *testing.T) {
 // no attempt before its wait is over.
 func TestLongWaitsGoBackToAsynq(t *testing.T) {
 	q := queueName(t)
+	var mu sync.Mutex
+	var retries, successes []job.Event
 	kind := durable.NewKind[greet, string]("test:long",
-		job.Wait(wait.Constant(300*time.Millisecond)), job.Jitter(jitter.None))
+		job.Wait(wait.Constant(300*time.Millisecond)), job.Jitter(jitter.None),
+		job.OnRetry(func(e job.Event) { mu.Lock(); retries = append(retries, e); mu.Unlock() }),
+		job.OnSuccess(func(e job.Event) { mu.Lock(); successes = append(successes, e); mu.Unlock() }))
 	var c calls
 	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 2, plainFail)) }, durable.InMemoryBelow(0))
 	cl := newClient(t)
@@ -182,6 +186,16 @@ func TestLongWaitsGoBackToAsynq(t *testing.T) {
 	}
 	if info.Retried != 2 {
 		t.Errorf("asynq retried the task %d times, want 2 (one delivery per attempt)", info.Retried)
+	}
+	// Hooks fire as in-process, whichever delivery made the attempt.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(retries) != 2 || retries[0].Attempt != 1 || retries[1].Attempt != 2 ||
+		retries[0].Wait != 300*time.Millisecond || retries[1].Key != f.ID() {
+		t.Errorf("OnRetry events %+v, want attempts 1 and 2, each with a 300ms wait and the task ID as key", retries)
+	}
+	if len(successes) != 1 || successes[0].Attempt != 3 || successes[0].Elapsed < 600*time.Millisecond {
+		t.Errorf("OnSuccess events %+v, want one, attempt 3, elapsed >= 600ms since the enqueue", successes)
 	}
 }
 

@@ -42,7 +42,8 @@ func TestRetryDelay(t *testing.T) {
 }
 
 // Any bytes as a payload or a result field: an error or a value, never a
-// panic; what encodePayload writes decodes to what it was given.
+// panic; what encodePayload writes decodes to what it was given; a Future
+// reports success only for a success record.
 func FuzzDecode(f *testing.F) {
 	good, _ := encodePayload(greeting{Name: "ada", N: 3}, time.Unix(0, 42))
 	f.Add(good)
@@ -61,9 +62,18 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("round trip of %+v at %v: %+v at %v, %v", p, enq, p2, enq2, err)
 			}
 		}
-		var rec record
-		_ = json.Unmarshal(b, &rec)
-		_ = reasonName(reasons[rec.Reason])
+		// As a task's result field, in either final state: an outcome or
+		// an error, never a panic; a success only from a success record.
+		for _, state := range []asynq.TaskState{asynq.TaskStateCompleted, asynq.TaskStateArchived} {
+			v, done, err := outcome[greeting](&asynq.TaskInfo{State: state, Result: b})
+			if !done {
+				t.Fatalf("a task in state %v is not done", state)
+			}
+			var rec record
+			if err == nil && (json.Unmarshal(b, &rec) != nil || !rec.Done || rec.Reason != "") {
+				t.Fatalf("success %+v from a result field that is no success record: %q", v, b)
+			}
+		}
 	})
 }
 

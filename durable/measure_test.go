@@ -123,3 +123,75 @@ func measurePlain(t *testing.T, cfg asynq.Config, q string, runs int) []time.Dur
 	}
 	return lat
 }
+
+// TestMeasureThroughput measures how fast one worker (Concurrency 8) runs
+// 2,000 trivial tasks already in the queue: durable (a record read, a
+// record write before the attempt and one after, beside asynq's own calls)
+// against plain asynq. REBOUND_MEASURE=1 only.
+func TestMeasureThroughput(t *testing.T) {
+	if os.Getenv("REBOUND_MEASURE") == "" {
+		t.Skip("a measurement: set REBOUND_MEASURE=1")
+	}
+	const n, runs = 2000, 3
+	for _, plain := range []bool{true, false} {
+		var rates []float64
+		for range runs {
+			q := queueName(t)
+			cfg := asynq.Config{Concurrency: 8, Queues: map[string]int{q: 1}, TaskCheckInterval: 10 * time.Millisecond, LogLevel: asynq.FatalLevel}
+			kind := durable.NewKind[int, int]("measure:tput")
+			c := asynq.NewClient(redisOpt(t))
+			dc := durable.NewClient(redisOpt(t))
+			for i := range n {
+				var err error
+				if plain {
+					_, err = c.Enqueue(asynq.NewTask("measure:plain", nil), asynq.Queue(q), asynq.Retention(time.Hour))
+				} else {
+					_, err = durable.Enqueue(context.Background(), dc, kind, i, asynq.Queue(q))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.Close()
+			dc.Close()
+			var stop func()
+			start := time.Now()
+			if plain {
+				mux := asynq.NewServeMux()
+				mux.HandleFunc("measure:plain", func(context.Context, *asynq.Task) error { return nil })
+				srv := asynq.NewServer(redisOpt(t), cfg)
+				if err := srv.Start(mux); err != nil {
+					t.Fatal(err)
+				}
+				stop = srv.Shutdown
+			} else {
+				w := durable.NewWorker(redisOpt(t), cfg)
+				durable.Handle(w, kind, func(_ context.Context, v int) (int, error) { return v, nil })
+				if err := w.Start(); err != nil {
+					t.Fatal(err)
+				}
+				stop = w.Shutdown
+			}
+			in := newInspector(t)
+			tick := time.NewTicker(5 * time.Millisecond)
+			for {
+				qi, err := in.GetQueueInfo(q)
+				if err == nil && qi.Completed == n {
+					break
+				}
+				<-tick.C
+			}
+			elapsed := time.Since(start)
+			tick.Stop()
+			stop()
+			in.DeleteQueue(q, true)
+			rates = append(rates, float64(n)/elapsed.Seconds())
+		}
+		slices.Sort(rates)
+		name := "durable"
+		if plain {
+			name = "plain asynq"
+		}
+		t.Logf("%-12s %5.0f tasks/s median of %d runs (min %.0f, max %.0f)", name, rates[len(rates)/2], runs, rates[0], rates[len(rates)-1])
+	}
+}
