@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -94,7 +95,8 @@ func (c *Client) Close() error {
 // nor asynq.Deadline; asynq.Timeout bounds each delivery. With
 // asynq.TaskID, enqueueing an ID twice fails with asynq.ErrTaskIDConflict:
 // the producer's own idempotency key. It panics if ctx, c or k is nil or
-// opts hold a nil, an asynq.MaxRetry or an asynq.Deadline.
+// opts hold a nil, an asynq.MaxRetry, an asynq.Deadline, an asynq.Group, or
+// an asynq.Retention under a second.
 func Enqueue[P, R any](ctx context.Context, c *Client, k *Kind[P, R], p P, opts ...asynq.Option) (*Future[R], error) {
 	switch {
 	case ctx == nil:
@@ -115,14 +117,21 @@ func Enqueue[P, R any](ctx context.Context, c *Client, k *Kind[P, R], p P, opts 
 			panic("durable: Enqueue(" + k.name + ") with asynq.MaxRetry: the Kind's policy (job.MaxAttempts) sets it")
 		case asynq.DeadlineOpt:
 			panic("durable: Enqueue(" + k.name + ") with asynq.Deadline: use job.MaxElapsed for the task, asynq.Timeout for a delivery")
+		case asynq.GroupOpt:
+			panic("durable: Enqueue(" + k.name + ") with asynq.Group: grouped tasks go to an aggregator, not to the Kind's handler")
+		case asynq.RetentionOpt:
+			if d, _ := o.Value().(time.Duration); d < time.Second {
+				panic(fmt.Sprintf("durable: Enqueue(%s) with asynq.Retention(%v): under a second keeps no result for the Future", k.name, d))
+			}
 		}
 		all = append(all, o)
 	}
-	b, err := encodePayload(p, time.Now())
+	b, err := encodePayload(p)
 	if err != nil {
 		return nil, err
 	}
-	info, err := c.c.EnqueueContext(ctx, asynq.NewTask(k.name, b), all...)
+	headers := map[string]string{enqueuedHeader: strconv.FormatInt(time.Now().UnixNano(), 10)}
+	info, err := c.c.EnqueueContext(ctx, asynq.NewTaskWithHeaders(k.name, b, headers), all...)
 	if err != nil {
 		return nil, fmt.Errorf("durable: enqueueing %s: %w", k.name, err)
 	}
@@ -209,21 +218,22 @@ func (f *Future[R]) poll() (v R, done bool, err error) {
 	return outcome[R](info)
 }
 
-// outcome reads a task's outcome from its state and record.
+// outcome reads a task's outcome from its state and record. A recorded
+// outcome counts in any state: a worker may die between recording it and
+// telling asynq, and the task then waits for lease recovery in vain.
 func outcome[R any](info *asynq.TaskInfo) (v R, done bool, err error) {
-	if info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived {
-		return v, false, nil
-	}
+	final := info.State == asynq.TaskStateCompleted || info.State == asynq.TaskStateArchived
 	var rec record
 	if len(info.Result) > 0 {
 		if err := json.Unmarshal(info.Result, &rec); err != nil {
-			return v, true, fmt.Errorf("durable: task %s's result is not a durable record: %w", info.ID, err)
+			return v, final, fmt.Errorf("durable: task %s's result is not a durable record: %w", info.ID, err)
 		}
+	}
+	if !final && !rec.Done {
+		return v, false, nil
 	}
 	switch {
 	case rec.Done && rec.Reason == "":
-		// A recorded success, even if asynq archived the task afterwards
-		// (the worker died between recording and telling asynq).
 		if err := json.Unmarshal(rec.Value, &v); err != nil {
 			return v, true, fmt.Errorf("durable: decoding task %s's result: %w", info.ID, err)
 		}

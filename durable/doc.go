@@ -34,22 +34,28 @@
 //   - Attempts are counted across deliveries: MaxAttempts bounds the task's
 //     attempts in all, whichever worker made them. Each attempt is recorded
 //     in the task's result field before it starts, so one that a crash, a
-//     lost lease or a shutdown cuts short still counts. (asynq's own
-//     MaxRetry is set to twice MaxAttempts, a backstop the policy reaches
-//     first; asynq's retry count and IsFailure do not change the count.)
-//   - MaxElapsed counts from the enqueue time stored in the payload (the
-//     producer's wall clock; workers' clocks should agree with it), not
-//     from the first delivery: a task that waited in the queue past it gives
-//     up without an attempt, and so does a retry that asynq's forwarder
-//     (every DelayedTaskCheckInterval, 5s by default) delivers past it.
-//     Use asynq.Timeout to bound a delivery; Enqueue refuses
-//     asynq.Deadline, which would fail every delivery after it.
+//     lost lease or a shutdown cuts short still counts, and asynq's retry
+//     count and IsFailure do not change the count. asynq's own MaxRetry is
+//     set to twice MaxAttempts, a backstop: only deliveries that fail
+//     without reaching an attempt (a worker killed while starting one, a
+//     worker of the queue that has no handler for the Kind) can spend it.
+//   - MaxElapsed counts from the enqueue time the producer puts in a task
+//     header (its wall clock; workers' clocks should agree with it), not
+//     from the first delivery: a task that waited in the queue past it
+//     gives up without an attempt, and so does a retry that asynq's
+//     forwarder (every DelayedTaskCheckInterval, 5s by default) delivers
+//     past it. A task enqueued by plain asynq, without the header, counts
+//     from its first delivery. Use asynq.Timeout to bound a delivery;
+//     Enqueue refuses asynq.Deadline, which would fail every delivery after
+//     it.
 //   - A delivery's Timeout, a lost lease and a worker shutting down end a
 //     delivery, not the job: an attempt cut short is counted but not judged
-//     (no verdict, no hook), and the task goes back to asynq, which waits
-//     the policy's delay for its retry count. A retry waiting in memory
-//     when the worker shuts down goes back to the retry set, due when it
-//     would have been.
+//     (no verdict, no hook). After a Timeout or a lost lease asynq retries
+//     the task after the policy's delay for asynq's retry count (it tells
+//     the RetryDelayFunc neither the task ID nor the hint); after a
+//     shutdown asynq puts it back at once. A retry waiting in memory when
+//     the worker shuts down goes back to the retry set, due when it would
+//     have been.
 //   - job.Permanent and a RetryIf that says no become asynq.SkipRetry: the
 //     task is archived at once. A Retry-After hint is a lower bound on the
 //     retry's delay (a hinted retry counts as an attempt), in memory or in
@@ -57,8 +63,11 @@
 //     seconds; asynqmon's "Run" runs it at once) waits out the rest, or goes
 //     back to the retry set for it, without an attempt.
 //   - Hooks fire as in-process, on the worker that made the attempt, with
-//     the task ID as the Event's Key. Delivery is at-least-once: after a
-//     crash or a lost lease an attempt, and so a hook, may run again.
+//     the task ID as the Event's Key, before the outcome is recorded (so
+//     before any Future sees it). OnGiveUp also fires when a later delivery
+//     ends a task whose last attempt was cut short. Delivery is
+//     at-least-once: after a crash, a lost lease, or an outcome Redis would
+//     not record, an attempt, and so a hook, may run again.
 //   - job.Key, job.Clock and job.Rand do not apply (the key is the task ID;
 //     a Kind is shared by every worker): NewKind panics on them.
 //
@@ -66,20 +75,24 @@
 //
 // asynq leases an active task to its worker and extends the lease while the
 // handler runs; when a worker dies, its lease expires and another worker's
-// recoverer puts the task back (about a minute after the crash). So a
-// handler may run more than once for one task: make its effect idempotent,
-// keyed by the task ID (job.AttemptFrom(ctx) gives the attempt number,
-// TaskID(ctx) the ID).
+// recoverer puts the task back (60 to 120 seconds after the crash: a 30s
+// lease, 30s of grace, a recoverer that runs every minute). So a handler may
+// run more than once for one task: make its effect idempotent, keyed by the
+// task ID (job.AttemptFrom(ctx) gives the attempt number, TaskID(ctx) the
+// ID). An outcome that Redis refuses to record, after tries over about 2.5
+// seconds, is not an outcome: the attempt runs again. A recorded outcome is
+// never run again.
 //
 // # Results
 //
 // The worker writes the outcome into the task's result field (asynq's
 // ResultWriter) and the Client keeps completed tasks for a retention period
 // (default 24h, KeepResults). Future.Wait polls the task with asynq's
-// Inspector and returns the handler's value, or a *job.Error whose Reason is
+// Inspector (a recorded outcome counts in any task state) and returns the
+// handler's value, or a *job.Error whose Reason is
 // job.ErrExhausted, job.ErrDeadline or job.ErrPermanent and whose Last is a
 // *RemoteError with the last attempt's error text (nil if no attempt
-// failed). Each delivery reads the task's record once and writes it before
-// each attempt and at the end: three Redis calls beyond asynq's own for a
-// task that succeeds at once.
+// failed). Each delivery reads the task's record once (two Redis round
+// trips) and writes it before each attempt and at the end: four round trips
+// beyond asynq's own for a task that succeeds at once.
 package durable

@@ -378,8 +378,8 @@ func TestBadPayloadIsPermanent(t *testing.T) {
 	}
 	_, err = durable.FutureOf[string](newClient(t), q, info.ID).Wait(waitCtx(t, 10*time.Second))
 	var je *job.Error
-	if !errors.As(err, &je) || !errors.Is(err, job.ErrPermanent) || je.Attempts != 0 || !strings.Contains(err.Error(), "envelope") {
-		t.Fatalf("Wait error = %v, want ErrPermanent with 0 attempts about the envelope", err)
+	if !errors.As(err, &je) || !errors.Is(err, job.ErrPermanent) || je.Attempts != 0 || !strings.Contains(err.Error(), "decoding the payload") {
+		t.Fatalf("Wait error = %v, want ErrPermanent with 0 attempts about the payload", err)
 	}
 	if attempts, _, _, _ := c.snapshot(); len(attempts) != 0 {
 		t.Fatalf("handler ran %d times, want 0", len(attempts))
@@ -607,6 +607,7 @@ func TestRetryRunEarlyByHandWaitsItsTurn(t *testing.T) {
 		t.Fatalf("first delivery's error %q, want a handoff after attempt 1", err)
 	}
 	in := newInspector(t)
+	awaitState(t, in, q, f.ID(), asynq.TaskStateRetry) // the ErrorHandler runs before the move
 	if err := in.RunTask(q, f.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -703,5 +704,77 @@ func awaitState(t *testing.T, in *asynq.Inspector, queue, id string, state asynq
 		case <-deadline:
 			t.Fatalf("task %s: %+v, %v; want state %v within 10s", id, info, err, state)
 		}
+	}
+}
+
+// The enqueue time travels in a header, so asynq.Unique, which hashes the
+// payload, still sees equal payloads as duplicates.
+func TestUniqueSeesEqualPayloads(t *testing.T) {
+	q := queueName(t)
+	cl := newClient(t)
+	kind := durable.NewKind[greet, string]("test:unique")
+	if _, err := durable.Enqueue(context.Background(), cl, kind, greet{"nia"}, asynq.Queue(q), asynq.ProcessIn(time.Hour), asynq.Unique(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := durable.Enqueue(context.Background(), cl, kind, greet{"nia"}, asynq.Queue(q), asynq.ProcessIn(time.Hour), asynq.Unique(time.Hour))
+	if !errors.Is(err, asynq.ErrDuplicateTask) {
+		t.Fatalf("second Enqueue of an equal payload with Unique: %v, want asynq.ErrDuplicateTask", err)
+	}
+	newInspector(t).DeleteQueue(q, true)
+}
+
+// A task enqueued by plain asynq (the Kind's name, a JSON payload, no
+// header) runs under the Kind's policy; its time counts from its first
+// delivery.
+func TestPlainAsynqTaskRuns(t *testing.T) {
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:plain", job.Wait(wait.Constant(time.Millisecond)))
+	var c calls
+	startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 1, plainFail)) })
+	raw := asynq.NewClient(redisOpt(t))
+	defer raw.Close()
+	info, err := raw.Enqueue(asynq.NewTask(kind.Name(), []byte(`{"Name":"oz"}`)), asynq.Queue(q), asynq.Retention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := durable.FutureOf[string](newClient(t), q, info.ID).Wait(waitCtx(t, 10*time.Second))
+	if err != nil || got != "hello oz" {
+		t.Fatalf("Wait = %q, %v", got, err)
+	}
+	attempts, _, _, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2})
+}
+
+// The last attempt cut short by its delivery's Timeout: the next delivery
+// ends the task, fires OnGiveUp (the task made an attempt), and keeps what
+// asynq saw of the cut attempt as the last error.
+func TestCutLastAttemptGivesUpWithItsHook(t *testing.T) {
+	q := queueName(t)
+	gaveUp := make(chan job.Event, 2)
+	kind := durable.NewKind[greet, string]("test:cutlast", job.MaxAttempts(1),
+		job.OnGiveUp(func(e job.Event) { gaveUp <- e }))
+	startWorker(t, q, func(w *durable.Worker) {
+		durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
+			<-ctx.Done()
+			return "", ctx.Err()
+		})
+	})
+	f, err := durable.Enqueue(context.Background(), newClient(t), kind, greet{"pia"}, asynq.Queue(q), asynq.Timeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Wait(waitCtx(t, 20*time.Second))
+	var je *job.Error
+	if !errors.As(err, &je) || !errors.Is(err, job.ErrExhausted) || je.Attempts != 1 || je.Last == nil ||
+		!strings.Contains(je.Last.Error(), "deadline exceeded") {
+		t.Fatalf("Wait error = %v, want ErrExhausted after 1 attempt, last the cut attempt's deadline", err)
+	}
+	select {
+	case e := <-gaveUp:
+		if e.Attempt != 1 || e.Key != f.ID() || !errors.Is(e.Err, job.ErrExhausted) {
+			t.Fatalf("OnGiveUp event %+v, want attempt 1, the task ID, ErrExhausted", e)
+		}
+	default:
+		t.Fatal("OnGiveUp did not fire")
 	}
 }

@@ -45,32 +45,33 @@ func TestRetryDelay(t *testing.T) {
 // panic; what encodePayload writes decodes to what it was given; a Future
 // reports success only for a success record.
 func FuzzDecode(f *testing.F) {
-	good, _ := encodePayload(greeting{Name: "ada", N: 3}, time.Unix(0, 42))
+	good, _ := encodePayload(greeting{Name: "ada", N: 3})
 	f.Add(good)
-	f.Add([]byte(`{"v":1,"enq":1,"p":null}`))
-	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`{"Name":"x","N":1e400}`))
+	f.Add([]byte(`{"done":true,"value":{"Name":"y"}}`))
 	f.Add([]byte(`{"done":true,"reason":"exhausted","attempts":-1}`))
 	f.Add([]byte("not json"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if p, enq, err := decodePayload[greeting](b); err == nil {
-			again, err := encodePayload(p, enq)
+		if p, err := decodePayload[greeting](b); err == nil {
+			again, err := encodePayload(p)
 			if err != nil {
 				t.Fatalf("re-encoding %+v: %v", p, err)
 			}
-			p2, enq2, err := decodePayload[greeting](again)
-			if err != nil || p2 != p || !enq2.Equal(enq) {
-				t.Fatalf("round trip of %+v at %v: %+v at %v, %v", p, enq, p2, enq2, err)
+			if p2, err := decodePayload[greeting](again); err != nil || p2 != p {
+				t.Fatalf("round trip of %+v: %+v, %v", p, p2, err)
 			}
 		}
-		// As a task's result field, in either final state: an outcome or
-		// an error, never a panic; a success only from a success record.
-		for _, state := range []asynq.TaskState{asynq.TaskStateCompleted, asynq.TaskStateArchived} {
+		_, _ = decodePayload[panicky](b)
+		// As a task's result field, in any state: an outcome or an error,
+		// never a panic; a success only from a success record; a final
+		// state always ends the wait.
+		for _, state := range []asynq.TaskState{asynq.TaskStateCompleted, asynq.TaskStateArchived, asynq.TaskStateActive} {
 			v, done, err := outcome[greeting](&asynq.TaskInfo{State: state, Result: b})
-			if !done {
+			if !done && state != asynq.TaskStateActive {
 				t.Fatalf("a task in state %v is not done", state)
 			}
 			var rec record
-			if err == nil && (json.Unmarshal(b, &rec) != nil || !rec.Done || rec.Reason != "") {
+			if done && err == nil && (json.Unmarshal(b, &rec) != nil || !rec.Done || rec.Reason != "") {
 				t.Fatalf("success %+v from a result field that is no success record: %q", v, b)
 			}
 		}
@@ -81,6 +82,11 @@ type greeting struct {
 	Name string
 	N    int
 }
+
+// panicky's UnmarshalJSON panics: decoding it must not.
+type panicky struct{}
+
+func (*panicky) UnmarshalJSON([]byte) error { panic("boom") }
 
 // A Future reads the outcome from the task's state and record.
 func TestOutcome(t *testing.T) {
@@ -128,6 +134,36 @@ func TestOutcome(t *testing.T) {
 			var je *job.Error
 			if !errors.As(err, &je) || !errors.Is(err, tc.reason) || je.Last == nil || je.Last.Error() != tc.last || je.Attempts != tc.attempt {
 				t.Fatalf("err = %v, want %v after %d attempts, last %q", err, tc.reason, tc.attempt, tc.last)
+			}
+		})
+	}
+}
+
+// Where a delivery takes up a task: the attempts recorded, less one whose
+// outcome was lost; the last error from the record, or from asynq when the
+// last attempt was cut short.
+func TestResumePoint(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		prev     record
+		lastErr  string
+		attempts int
+		last     string
+	}{
+		{"first delivery", record{}, "", 0, ""},
+		{"after a handoff", record{Attempts: 2, Err: "fail 2", Due: 1}, "durable: retry in 1s: fail 2", 2, "fail 2"},
+		{"after a cut attempt", record{Attempts: 3, Err: "fail 2"}, "asynq: task lease expired", 3, "asynq: task lease expired"},
+		{"after an early delivery", record{Attempts: 1, Err: "fail 1", Due: 1}, "durable: retry in 30s", 1, "fail 1"},
+		{"after a lost success", record{Attempts: 2, Err: "fail 1"}, unrecorded + " (task x succeeded on attempt 2): redis down", 1, "fail 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			attempts, last := resumePoint(tc.prev, tc.lastErr)
+			got := ""
+			if last != nil {
+				got = last.Error()
+			}
+			if attempts != tc.attempts || got != tc.last {
+				t.Fatalf("resumePoint = %d, %q; want %d, %q", attempts, got, tc.attempts, tc.last)
 			}
 		})
 	}

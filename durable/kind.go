@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/rebound-go/rebound/internal/core"
@@ -54,37 +55,44 @@ func NewKind[P, R any](name string, opts ...job.Option) *Kind[P, R] {
 // Name returns the Kind's asynq task type.
 func (k *Kind[P, R]) Name() string { return k.name }
 
-// envelope is a durable task's payload: the caller's, plus what the policy
-// needs that asynq does not keep.
-type envelope struct {
-	V   int             `json:"v"`
-	Enq int64           `json:"enq"` // enqueue time, Unix nanoseconds (the producer's clock)
-	P   json.RawMessage `json:"p"`
-}
+// enqueuedHeader is the task header that carries the enqueue time (Unix
+// nanoseconds, the producer's clock). A header, not part of the payload: the
+// payload stays the caller's JSON, and asynq.Unique (which hashes the
+// payload) still sees equal payloads as equal.
+const enqueuedHeader = "rebound-enqueued"
 
-const envelopeVersion = 1
-
-func encodePayload[P any](p P, now time.Time) ([]byte, error) {
+func encodePayload[P any](p P) ([]byte, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("durable: encoding the payload: %w", err)
 	}
-	return json.Marshal(envelope{V: envelopeVersion, Enq: now.UnixNano(), P: b})
+	return b, nil
 }
 
-func decodePayload[P any](b []byte) (p P, enq time.Time, err error) {
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return p, enq, fmt.Errorf("durable: payload is not a durable envelope: %w", err)
+// decodePayload decodes a task's payload; a panicking UnmarshalJSON is an
+// error like any other.
+func decodePayload[P any](b []byte) (p P, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("durable: decoding the payload panicked: %v", v)
+		}
+	}()
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("durable: decoding the payload: %w", err)
 	}
-	if env.V != envelopeVersion {
-		return p, enq, fmt.Errorf("durable: payload envelope version %d, want %d", env.V, envelopeVersion)
-	}
-	if err := json.Unmarshal(env.P, &p); err != nil {
-		return p, enq, fmt.Errorf("durable: decoding the payload: %w", err)
-	}
-	return p, time.Unix(0, env.Enq), nil
+	return p, nil
 }
+
+// enqueued reads the enqueue time from a task's headers.
+func enqueued(h map[string]string) (time.Time, bool) {
+	ns, err := strconv.ParseInt(h[enqueuedHeader], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
+const recordVersion = 1
 
 // record is what a worker keeps in a task's result field: the task's
 // progress between deliveries, then its outcome.
@@ -96,9 +104,10 @@ type record struct {
 	Err      string          `json:"err,omitempty"`    // Done, failure: the last error's text
 	Attempts int             `json:"attempts"`         // attempts started, this one included
 	Elapsed  time.Duration   `json:"elapsed,omitempty"`
-	Delivery int             `json:"delivery"`       // asynq's retry count when written
-	Prev     time.Duration   `json:"prev,omitempty"` // the last base delay
-	Due      int64           `json:"due,omitempty"`  // Unix ns: the next attempt's earliest start
+	Delivery int             `json:"delivery"`        // asynq's retry count when written
+	Start    int64           `json:"start,omitempty"` // Unix ns: when MaxElapsed counts from
+	Prev     time.Duration   `json:"prev,omitempty"`  // the last base delay
+	Due      int64           `json:"due,omitempty"`   // Unix ns: the next attempt's earliest start
 }
 
 // reasons name the sentinels a record can carry.

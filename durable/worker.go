@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,8 +37,9 @@ type Worker struct {
 	mu       sync.RWMutex
 	policies map[string]*core.Policy // by Kind name, for retries asynq starts
 
+	life     sync.Mutex // orders Start and Shutdown
 	stopping chan struct{}
-	stopOnce sync.Once
+	stopped  bool
 }
 
 // ErrShutdown is Start's error on a worker that was shut down.
@@ -108,10 +110,10 @@ func (w *Worker) Mux() *asynq.ServeMux { return w.mux }
 // Start starts processing tasks, in the background. A worker starts once:
 // after Shutdown, Start returns ErrShutdown.
 func (w *Worker) Start() error {
-	select {
-	case <-w.stopping:
+	w.life.Lock()
+	defer w.life.Unlock()
+	if w.stopped {
 		return ErrShutdown
-	default:
 	}
 	return w.srv.Start(w.mux)
 }
@@ -135,11 +137,15 @@ func (w *Worker) Run() error {
 // running then), and closes the worker's connections. Later calls do
 // nothing.
 func (w *Worker) Shutdown() {
-	w.stopOnce.Do(func() {
-		close(w.stopping)
-		w.srv.Shutdown()
-		w.insp.Close()
-	})
+	w.life.Lock()
+	defer w.life.Unlock()
+	if w.stopped {
+		return
+	}
+	w.stopped = true
+	close(w.stopping)
+	w.srv.Shutdown()
+	w.insp.Close()
 }
 
 // TaskID returns the ID of the task whose handler got ctx: the idempotency
@@ -219,33 +225,38 @@ func (w *Worker) retryDelay(n int, e error, t *asynq.Task) time.Duration {
 	return asynq.DefaultRetryDelayFunc(n, e, t)
 }
 
-// progress reads the record an earlier delivery of task id left.
-func (w *Worker) progress(queue, id string) (record, error) {
+// errCorrupt marks a result field that is not a durable record: no retry
+// can mend it.
+var errCorrupt = errors.New("durable: the task's result field is not a durable record")
+
+// progress reads the record earlier deliveries of task id left, and the
+// last error asynq has for the task.
+func (w *Worker) progress(queue, id string) (rec record, lastErr string, err error) {
 	info, err := w.insp.GetTaskInfo(queue, id)
 	if err != nil {
-		return record{}, err
+		return rec, "", err
 	}
-	var rec record
 	if len(info.Result) > 0 {
 		if err := json.Unmarshal(info.Result, &rec); err != nil {
-			return record{}, fmt.Errorf("durable: task %s's result field is not a durable record: %w", id, err)
+			return rec, "", fmt.Errorf("%w: %w", errCorrupt, err)
 		}
 	}
-	return rec, nil
+	return rec, info.LastErr, nil
 }
 
 // delivery is one asynq delivery of a durable task.
 type delivery struct {
-	w   *Worker
-	t   *asynq.Task
-	id  string
-	n   int // asynq's retry count: earlier deliveries that failed
-	run core.Run
+	w     *Worker
+	t     *asynq.Task
+	id    string
+	n     int // asynq's retry count: earlier deliveries that failed
+	start int64
+	run   core.Run
 }
 
 // write stores rec in the task's result field.
 func (d *delivery) write(rec record) error {
-	rec.V, rec.Delivery = envelopeVersion, d.n
+	rec.V, rec.Delivery, rec.Start = recordVersion, d.n, d.start
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -253,6 +264,35 @@ func (d *delivery) write(rec record) error {
 	_, err = d.t.ResultWriter().Write(b)
 	return err
 }
+
+// finalWrites are the pauses between tries at recording a task's outcome:
+// an outcome is worth riding out a Redis blip for.
+var finalWrites = []time.Duration{0, 20 * time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
+
+// writeFinal records the task's outcome, trying again while the delivery
+// lives.
+func (d *delivery) writeFinal(ctx context.Context, rec record) (err error) {
+	for _, pause := range finalWrites {
+		if pause > 0 {
+			timer := time.NewTimer(pause)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return errors.Join(err, context.Cause(ctx))
+			}
+		}
+		if err = d.write(rec); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// unrecorded is the prefix of a delivery's error when its outcome could not
+// be recorded: asynq keeps the text as the task's last error, and the next
+// delivery runs the attempt again instead of counting it (at-least-once).
+const unrecorded = "durable: outcome not recorded"
 
 // lastText is the text of the run's last error, kept in records so that a
 // later delivery's outcome still has it.
@@ -263,17 +303,20 @@ func (d *delivery) lastText() string {
 	return d.run.Last.Error()
 }
 
-// giveUp records the task's failure and ends it (asynq archives it). Hooks
-// fire only after an attempt, as in-process.
-func (d *delivery) giveUp(reason error, attempted bool) error {
+// giveUp records the task's failure and ends it (asynq archives it).
+// OnGiveUp fires if the task made any attempt, in this delivery or before.
+// If the failure cannot be recorded, the task goes back to asynq: the next
+// delivery decides again.
+func (d *delivery) giveUp(ctx context.Context, reason error) error {
 	final := d.run.Fail(reason)
-	werr := d.write(record{Done: true, Reason: reasonName(reason), Err: d.lastText(),
-		Attempts: d.run.Attempts(), Elapsed: d.run.Elapsed()})
-	if attempted {
+	// The hook runs before the outcome is recorded, so before any Future
+	// sees it, as in-process.
+	if d.run.Attempts() > 0 {
 		d.run.GaveUp(final)
 	}
-	if werr != nil {
-		return fmt.Errorf("%w (%w; recording the outcome failed: %v)", final, asynq.SkipRetry, werr)
+	if werr := d.writeFinal(ctx, record{Done: true, Reason: reasonName(reason), Err: d.lastText(),
+		Attempts: d.run.Attempts(), Elapsed: d.run.Elapsed()}); werr != nil {
+		return noAttempt(retryUnread, fmt.Errorf("%s (task %s gave up: %v): %w", unrecorded, d.id, final, werr))
 	}
 	return fmt.Errorf("%w (%w)", final, asynq.SkipRetry)
 }
@@ -338,6 +381,25 @@ func (d *delivery) fits(ctx context.Context, wait time.Duration, now time.Time) 
 	return !ok || now.Add(wait).Before(dl)
 }
 
+// resumePoint returns the attempts a task has made and its last error, from
+// its record and the last error asynq has for it.
+func resumePoint(prev record, lastErr string) (attempts int, last error) {
+	attempts = prev.Attempts
+	if strings.HasPrefix(lastErr, unrecorded) && attempts > 0 {
+		attempts-- // its outcome was lost: that attempt runs again
+	}
+	switch {
+	case prev.Due == 0 && prev.Attempts > 0 && lastErr != "" && !strings.HasPrefix(lastErr, "durable: "):
+		// A record written before an attempt, and no word from the
+		// worker since: the attempt was cut short (a lost lease, a
+		// Timeout), and what asynq saw is the latest news of it.
+		last = &RemoteError{Msg: lastErr}
+	case prev.Err != "":
+		last = &RemoteError{Msg: prev.Err}
+	}
+	return attempts, last
+}
+
 // serve runs one delivery of a task of k: decode, resume the task's run
 // from its record, attempt and wait until it succeeds, gives up, or hands
 // off. Every attempt is recorded before it starts, so that a crash, a lost
@@ -348,17 +410,15 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 	d.n, _ = asynq.GetRetryCount(ctx)
 	queue, _ := asynq.GetQueueName(ctx)
 
-	payload, enq, err := decodePayload[P](t.Payload())
-	if err != nil {
+	prev, lastErr, err := w.progress(queue, d.id)
+	switch {
+	case errors.Is(err, errCorrupt):
 		d.run.Resume(k.policy, d.id, &w.env, w.env.Clock.Now(), 0, 0)
 		d.run.Last = err
-		return d.giveUp(core.ErrPermanent, false)
-	}
-	prev, err := w.progress(queue, d.id)
-	if err != nil {
+		return d.giveUp(ctx, core.ErrPermanent)
+	case err != nil:
 		return noAttempt(retryUnread, fmt.Errorf("durable: reading task %s's progress: %w", d.id, err))
-	}
-	if prev.Done {
+	case prev.Done:
 		// An earlier delivery ended the task and was lost before asynq
 		// heard of it: report the recorded outcome, do not run it again.
 		if prev.Reason == "" {
@@ -366,9 +426,24 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 		}
 		return fmt.Errorf("durable: task %s already ended: %s (%w)", d.id, prev.Err, asynq.SkipRetry)
 	}
-	d.run.Resume(k.policy, d.id, &w.env, enq, prev.Attempts, prev.Prev)
-	if prev.Err != "" {
-		d.run.Last = &RemoteError{Msg: prev.Err}
+	// MaxElapsed counts from the enqueue time in the task's header; a task
+	// enqueued without one (by plain asynq) counts from its first delivery.
+	start, ok := enqueued(t.Headers())
+	switch {
+	case ok:
+	case prev.Start != 0:
+		start = time.Unix(0, prev.Start)
+	default:
+		start = w.env.Clock.Now()
+	}
+	d.start = start.UnixNano()
+	attempts, last := resumePoint(prev, lastErr)
+	d.run.Resume(k.policy, d.id, &w.env, start, attempts, prev.Prev)
+	d.run.Last = last
+	payload, err := decodePayload[P](t.Payload())
+	if err != nil {
+		d.run.Last = err
+		return d.giveUp(ctx, core.ErrPermanent)
 	}
 	p := k.policy
 
@@ -392,12 +467,12 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 	}
 	for {
 		if p.MaxAttempts > 0 && d.run.Attempts() >= p.MaxAttempts {
-			return d.giveUp(core.ErrExhausted, false) // earlier deliveries used them up
+			return d.giveUp(ctx, core.ErrExhausted) // earlier deliveries used them up
 		}
 		if d.run.Late() {
-			// A retry asynq delivered past the deadline (its forwarder
-			// runs every few seconds): no attempt, as in-process.
-			return d.giveUp(core.ErrDeadline, false)
+			// Delivered past the deadline (asynq's forwarder runs every
+			// few seconds): no attempt, as in-process.
+			return d.giveUp(ctx, core.ErrDeadline)
 		}
 		n := d.run.Begin()
 		if err := d.write(record{Attempts: n, Prev: d.run.Prev(), Err: d.lastText()}); err != nil {
@@ -416,16 +491,18 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 			b, merr := json.Marshal(v)
 			if merr != nil {
 				d.run.Last = fmt.Errorf("durable: encoding the result: %w", merr)
-				return d.giveUp(core.ErrPermanent, true)
+				return d.giveUp(ctx, core.ErrPermanent)
 			}
-			if werr := d.write(record{Done: true, Value: b, Attempts: n, Elapsed: d.run.Elapsed()}); werr != nil {
-				// Without its result the task is not done: at-least-once.
-				return fmt.Errorf("durable: recording task %s's result: %w", d.id, werr)
+			elapsed := d.run.Elapsed()
+			d.run.Succeeded() // before the outcome is recorded, as in-process
+			if werr := d.writeFinal(ctx, record{Done: true, Value: b, Attempts: n, Elapsed: elapsed}); werr != nil {
+				// Without its result the task is not done: the next
+				// delivery runs this attempt again (at-least-once).
+				return noAttempt(retryUnread, fmt.Errorf("%s (task %s succeeded on attempt %d): %w", unrecorded, d.id, n, werr))
 			}
-			d.run.Succeeded()
 			return nil
 		case core.GiveUp:
-			return d.giveUp(dec.Reason, true)
+			return d.giveUp(ctx, dec.Reason)
 		}
 		now := w.env.Clock.Now()
 		if !d.fits(ctx, dec.Wait, now) {
