@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/rebound-go/rebound/durable"
+	"github.com/rebound-go/rebound/internal/testredis"
 	"github.com/rebound-go/rebound/jitter"
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/wait"
@@ -777,4 +778,64 @@ func TestCutLastAttemptGivesUpWithItsHook(t *testing.T) {
 	default:
 		t.Fatal("OnGiveUp did not fire")
 	}
+}
+
+// An outcome Redis refuses to record is not an outcome: the worker tries for
+// a while, then the task goes back to asynq, and the next delivery runs that
+// attempt again without counting it, so a success on the last attempt is
+// not turned into ErrExhausted. Redis refuses writes here because its memory
+// is full (maxmemory 1, noeviction): a server of the test's own.
+func TestRefusedOutcomeRunsTheAttemptAgain(t *testing.T) {
+	addr := testredis.Start(t)
+	opt := asynq.RedisClientOpt{Addr: addr}
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:refused", job.MaxAttempts(2), job.Wait(wait.Constant(time.Millisecond)))
+	var c calls
+	setMaxmemory := func(v string) {
+		if reply, err := testredis.Do(addr, "CONFIG", "SET", "maxmemory", v); err != nil || reply != "+OK" {
+			t.Errorf("CONFIG SET maxmemory %s: %q, %v", v, reply, err)
+		}
+	}
+	errs := make(chan error, 10)
+	cfg := config(q)
+	cfg.ErrorHandler = asynq.ErrorHandlerFunc(func(_ context.Context, _ *asynq.Task, err error) { errs <- err })
+	w := durable.NewWorker(opt, cfg)
+	durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
+		call := c.begin(ctx)
+		defer c.end()
+		switch call {
+		case 1:
+			return "", errors.New("fail 1")
+		case 2:
+			setMaxmemory("1") // Redis takes no more writes: the success cannot be recorded
+		}
+		return "hello " + g.Name, nil
+	})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	cl := durable.NewClient(opt, durable.PollEvery(20*time.Millisecond))
+	t.Cleanup(func() { cl.Close() })
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"quin"}, asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	giveUp := time.After(30 * time.Second)
+	for recorded := true; recorded; {
+		select {
+		case err := <-errs:
+			// asynq keeps this text as the task's last error: the marker
+			// the next delivery reads.
+			recorded = !strings.HasPrefix(err.Error(), "durable: outcome not recorded (task "+f.ID()+" succeeded on attempt 2)")
+		case <-giveUp:
+			t.Fatal("the worker did not report the unrecorded outcome within 30s")
+		}
+	}
+	setMaxmemory("0")
+	if got, err := f.Wait(waitCtx(t, 30*time.Second)); err != nil || got != "hello quin" {
+		t.Fatalf("Wait = %q, %v; want the success of attempt 2, run again", got, err)
+	}
+	attempts, _, _, _ := c.snapshot()
+	wantInts(t, "attempts seen", attempts, []int{1, 2, 2})
 }

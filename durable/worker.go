@@ -190,6 +190,9 @@ type handoff struct {
 }
 
 func (h *handoff) Error() string {
+	if h.noAttempt && h.err != nil {
+		return h.err.Error() // asynq keeps it as the task's last error: a marker must lead
+	}
 	if h.err == nil {
 		return fmt.Sprintf("durable: retry in %v", h.wait)
 	}
