@@ -780,62 +780,117 @@ func TestCutLastAttemptGivesUpWithItsHook(t *testing.T) {
 	}
 }
 
-// An outcome Redis refuses to record is not an outcome: the worker tries for
-// a while, then the task goes back to asynq, and the next delivery runs that
-// attempt again without counting it, so a success on the last attempt is
-// not turned into ErrExhausted. Redis refuses writes here because its memory
-// is full (maxmemory 1, noeviction): a server of the test's own.
-func TestRefusedOutcomeRunsTheAttemptAgain(t *testing.T) {
-	addr := testredis.Start(t)
-	opt := asynq.RedisClientOpt{Addr: addr}
-	q := queueName(t)
-	kind := durable.NewKind[greet, string]("test:refused", job.MaxAttempts(2), job.Wait(wait.Constant(time.Millisecond)))
-	var c calls
-	setMaxmemory := func(v string) {
-		if reply, err := testredis.Do(addr, "CONFIG", "SET", "maxmemory", v); err != nil || reply != "+OK" {
-			t.Errorf("CONFIG SET maxmemory %s: %q, %v", v, reply, err)
+// refuser is a proxy in front of the test Redis that refuses the next n
+// writes of a task's result field (HSET <task> result ...), as a Redis in
+// trouble would.
+type refuser struct {
+	n    atomic.Int32
+	addr string
+}
+
+func newRefuser(t *testing.T) *refuser {
+	r := &refuser{}
+	r.addr = testredis.Proxy(t, redisOpt(t).Addr, func(cmd []string) bool {
+		if len(cmd) < 3 || !strings.EqualFold(cmd[0], "HSET") || cmd[2] != "result" {
+			return false
 		}
-	}
-	errs := make(chan error, 10)
-	cfg := config(q)
-	cfg.ErrorHandler = asynq.ErrorHandlerFunc(func(_ context.Context, _ *asynq.Task, err error) { errs <- err })
-	w := durable.NewWorker(opt, cfg)
-	durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
-		call := c.begin(ctx)
-		defer c.end()
-		switch call {
-		case 1:
-			return "", errors.New("fail 1")
-		case 2:
-			setMaxmemory("1") // Redis takes no more writes: the success cannot be recorded
+		for {
+			n := r.n.Load()
+			if n <= 0 {
+				return false
+			}
+			if r.n.CompareAndSwap(n, n-1) {
+				return true
+			}
 		}
-		return "hello " + g.Name, nil
 	})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
+	return r
+}
+
+func (r *refuser) opt() asynq.RedisClientOpt { return asynq.RedisClientOpt{Addr: r.addr, DB: 1} }
+
+// An outcome Redis refuses to record is not an outcome: the worker tries
+// for a while, then the task goes back to asynq marked, and the next
+// delivery runs that attempt again without counting it, so a success on the
+// last attempt does not become ErrExhausted. With refuse 6 the next
+// delivery's own record of the re-run is refused too: it keeps the mark,
+// and the delivery after it runs the attempt.
+func TestRefusedOutcomeRunsTheAttemptAgain(t *testing.T) {
+	for _, refuse := range []int32{5, 6} {
+		t.Run(fmt.Sprintf("refuse %d", refuse), func(t *testing.T) {
+			r := newRefuser(t)
+			q := queueName(t)
+			kind := durable.NewKind[greet, string]("test:refused", job.MaxAttempts(2), job.Wait(wait.Constant(time.Millisecond)))
+			var c calls
+			w := durable.NewWorker(r.opt(), config(q))
+			durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
+				call := c.begin(ctx)
+				defer c.end()
+				switch call {
+				case 1:
+					return "", errors.New("fail 1")
+				case 2:
+					r.n.Store(refuse) // the success cannot be recorded: 5 tries
+				}
+				return "hello " + g.Name, nil
+			})
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Shutdown)
+			cl := durable.NewClient(r.opt(), durable.PollEvery(20*time.Millisecond))
+			t.Cleanup(func() { cl.Close() })
+			f, err := durable.Enqueue(context.Background(), cl, kind, greet{"quin"}, asynq.Queue(q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := f.Wait(waitCtx(t, 30*time.Second)); err != nil || got != "hello quin" {
+				t.Fatalf("Wait = %q, %v; want the success of attempt 2, run again", got, err)
+			}
+			attempts, _, _, _ := c.snapshot()
+			wantInts(t, "attempts seen", attempts, []int{1, 2, 2})
+			if n := r.n.Load(); n != 0 {
+				t.Fatalf("%d refusals unused: the worker wrote less than expected", n)
+			}
+		})
 	}
-	t.Cleanup(w.Shutdown)
-	cl := durable.NewClient(opt, durable.PollEvery(20*time.Millisecond))
+}
+
+// A delivery that ends a task without an attempt of its own (the attempts
+// were used up before) and cannot record that has nothing to run again: the
+// next delivery gives up too. The handler runs once in all.
+func TestRefusedGiveUpWithoutAttemptRunsNothing(t *testing.T) {
+	r := newRefuser(t)
+	q := queueName(t)
+	kind := durable.NewKind[greet, string]("test:refusedgiveup", job.MaxAttempts(1))
+	var c calls
+	startWorkerOn := func() {
+		w := durable.NewWorker(r.opt(), config(q))
+		durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
+			c.begin(ctx)
+			defer c.end()
+			r.n.Store(5) // the next delivery's give-up cannot be recorded
+			<-ctx.Done() // cut by the delivery's Timeout: counted, not judged
+			return "", ctx.Err()
+		})
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Shutdown)
+	}
+	startWorkerOn()
+	cl := durable.NewClient(r.opt(), durable.PollEvery(20*time.Millisecond))
 	t.Cleanup(func() { cl.Close() })
-	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"quin"}, asynq.Queue(q))
+	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"rey"}, asynq.Queue(q), asynq.Timeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	giveUp := time.After(30 * time.Second)
-	for recorded := true; recorded; {
-		select {
-		case err := <-errs:
-			// asynq keeps this text as the task's last error: the marker
-			// the next delivery reads.
-			recorded = !strings.HasPrefix(err.Error(), "durable: outcome not recorded (task "+f.ID()+" succeeded on attempt 2)")
-		case <-giveUp:
-			t.Fatal("the worker did not report the unrecorded outcome within 30s")
-		}
+	_, err = f.Wait(waitCtx(t, 30*time.Second))
+	var je *job.Error
+	if !errors.As(err, &je) || !errors.Is(err, job.ErrExhausted) || je.Attempts != 1 {
+		t.Fatalf("Wait error = %v, want ErrExhausted after 1 attempt", err)
 	}
-	setMaxmemory("0")
-	if got, err := f.Wait(waitCtx(t, 30*time.Second)); err != nil || got != "hello quin" {
-		t.Fatalf("Wait = %q, %v; want the success of attempt 2, run again", got, err)
+	if attempts, _, _, _ := c.snapshot(); len(attempts) != 1 {
+		t.Fatalf("the handler ran %d times, want 1", len(attempts))
 	}
-	attempts, _, _, _ := c.snapshot()
-	wantInts(t, "attempts seen", attempts, []int{1, 2, 2})
 }

@@ -140,30 +140,37 @@ func TestOutcome(t *testing.T) {
 }
 
 // Where a delivery takes up a task: the attempts recorded, less one whose
-// outcome was lost; the last error from the record, or from asynq when the
-// last attempt was cut short.
+// outcome was lost (when the record that the marker names is still in
+// place); the last error from the record, or from asynq when it counted a
+// failure after the record was written (the attempt was cut short).
 func TestResumePoint(t *testing.T) {
+	lost := marker(0xab) + ": task x: succeeded on attempt 2: redis down"
 	for _, tc := range []struct {
 		name     string
 		prev     record
 		lastErr  string
+		retried  int
 		attempts int
 		last     string
+		carry    int64
 	}{
-		{"first delivery", record{}, "", 0, ""},
-		{"after a handoff", record{Attempts: 2, Err: "fail 2", Due: 1}, "durable: retry in 1s: fail 2", 2, "fail 2"},
-		{"after a cut attempt", record{Attempts: 3, Err: "fail 2"}, "asynq: task lease expired", 3, "asynq: task lease expired"},
-		{"after an early delivery", record{Attempts: 1, Err: "fail 1", Due: 1}, "durable: retry in 30s", 1, "fail 1"},
-		{"after a lost success", record{Attempts: 2, Err: "fail 1"}, unrecorded + " (task x succeeded on attempt 2): redis down", 1, "fail 1"},
+		{"first delivery", record{}, "", 0, 0, "", 0},
+		{"after a handoff", record{Attempts: 2, Err: "fail 2", Due: 1, Delivery: 0}, "durable: retry in 1s: fail 2", 1, 2, "fail 2", 0},
+		{"after a cut attempt", record{Attempts: 3, Err: "fail 2", Delivery: 1, Token: 5}, "asynq: task lease expired", 2, 3, "asynq: task lease expired", 0},
+		{"after a requeue: asynq's error is stale", record{Attempts: 3, Err: "fail 2", Delivery: 1, Token: 5}, "context deadline exceeded", 1, 3, "fail 2", 0},
+		{"after an early delivery", record{Attempts: 1, Err: "fail 1", Due: 1}, "durable: retry in 30s", 1, 1, "fail 1", 0},
+		{"after a lost outcome", record{Attempts: 2, Err: "fail 1", Token: 0xab}, lost, 0, 1, "fail 1", 0xab},
+		{"a marker for a record since replaced", record{Attempts: 2, Err: "fail 1", Token: 0xcd}, lost, 0, 2, "fail 1", 0},
+		{"a marker and a record without a token", record{Attempts: 2, Err: "fail 1"}, lost, 0, 2, "fail 1", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			attempts, last := resumePoint(tc.prev, tc.lastErr)
+			attempts, carry, last := resumePoint(tc.prev, tc.lastErr, tc.retried)
 			got := ""
 			if last != nil {
 				got = last.Error()
 			}
-			if attempts != tc.attempts || got != tc.last {
-				t.Fatalf("resumePoint = %d, %q; want %d, %q", attempts, got, tc.attempts, tc.last)
+			if attempts != tc.attempts || got != tc.last || carry != tc.carry {
+				t.Fatalf("resumePoint = %d, %q, %x; want %d, %q, %x", attempts, got, carry, tc.attempts, tc.last, tc.carry)
 			}
 		})
 	}

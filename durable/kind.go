@@ -106,6 +106,7 @@ type record struct {
 	Elapsed  time.Duration   `json:"elapsed,omitempty"`
 	Delivery int             `json:"delivery"`        // asynq's retry count when written
 	Start    int64           `json:"start,omitempty"` // Unix ns: when MaxElapsed counts from
+	Token    int64           `json:"token,omitempty"` // names a record written before an attempt
 	Prev     time.Duration   `json:"prev,omitempty"`  // the last base delay
 	Due      int64           `json:"due,omitempty"`   // Unix ns: the next attempt's earliest start
 }

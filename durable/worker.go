@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -232,19 +234,24 @@ func (w *Worker) retryDelay(n int, e error, t *asynq.Task) time.Duration {
 // can mend it.
 var errCorrupt = errors.New("durable: the task's result field is not a durable record")
 
-// progress reads the record earlier deliveries of task id left, and the
-// last error asynq has for the task.
-func (w *Worker) progress(queue, id string) (rec record, lastErr string, err error) {
-	info, err := w.insp.GetTaskInfo(queue, id)
+// progress reads the record earlier deliveries of task id left, the last
+// error asynq has for the task and asynq's retry count. It tries again
+// while Redis fails, as long as ctx allows.
+func (w *Worker) progress(ctx context.Context, queue, id string) (rec record, lastErr string, retried int, err error) {
+	var info *asynq.TaskInfo
+	err = retrying(ctx, func() (err error) {
+		info, err = w.insp.GetTaskInfo(queue, id)
+		return err
+	})
 	if err != nil {
-		return rec, "", err
+		return rec, "", 0, err
 	}
 	if len(info.Result) > 0 {
 		if err := json.Unmarshal(info.Result, &rec); err != nil {
-			return rec, "", fmt.Errorf("%w: %w", errCorrupt, err)
+			return rec, "", 0, fmt.Errorf("%w: %w", errCorrupt, err)
 		}
 	}
-	return rec, info.LastErr, nil
+	return rec, info.LastErr, info.Retried, nil
 }
 
 // delivery is one asynq delivery of a durable task.
@@ -255,6 +262,8 @@ type delivery struct {
 	n     int // asynq's retry count: earlier deliveries that failed
 	start int64
 	run   core.Run
+	token int64 // of the last record this delivery wrote before an attempt; 0: none
+	carry int64 // of an earlier attempt whose outcome was lost, to run again; 0: none
 }
 
 // write stores rec in the task's result field.
@@ -268,15 +277,23 @@ func (d *delivery) write(rec record) error {
 	return err
 }
 
-// finalWrites are the pauses between tries at recording a task's outcome:
-// an outcome is worth riding out a Redis blip for.
-var finalWrites = []time.Duration{0, 20 * time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
+// tries are the pauses between tries at a Redis call the delivery cannot
+// do without (reading its record, recording its outcome): worth riding out
+// a blip for.
+var tries = []time.Duration{0, 20 * time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
-// writeFinal records the task's outcome, trying again while the delivery
-// lives.
-func (d *delivery) writeFinal(ctx context.Context, rec record) (err error) {
-	for _, pause := range finalWrites {
+// deadlineMargin is how long before the delivery's deadline the worker stops
+// trying, so that asynq gets the delivery's own error, not the deadline's.
+const deadlineMargin = 100 * time.Millisecond
+
+// retrying calls f until it succeeds or the tries run out, pausing between
+// tries while ctx (and its deadline, less a margin) allows.
+func retrying(ctx context.Context, f func() error) (err error) {
+	for _, pause := range tries {
 		if pause > 0 {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < pause+deadlineMargin {
+				return err
+			}
 			timer := time.NewTimer(pause)
 			select {
 			case <-timer.C:
@@ -285,17 +302,66 @@ func (d *delivery) writeFinal(ctx context.Context, rec record) (err error) {
 				return errors.Join(err, context.Cause(ctx))
 			}
 		}
-		if err = d.write(rec); err == nil {
+		if err = f(); err == nil {
 			return nil
 		}
 	}
 	return err
 }
 
-// unrecorded is the prefix of a delivery's error when its outcome could not
-// be recorded: asynq keeps the text as the task's last error, and the next
-// delivery runs the attempt again instead of counting it (at-least-once).
+// writeFinal records the task's outcome, trying again while the delivery
+// lives.
+func (d *delivery) writeFinal(ctx context.Context, rec record) error {
+	return retrying(ctx, func() error { return d.write(rec) })
+}
+
+// writeAttempt records attempt n before it starts, under a new token.
+func (d *delivery) writeAttempt(n int) error {
+	tok := rand.Int64() | 1
+	if err := d.write(record{Attempts: n, Prev: d.run.Prev(), Err: d.lastText(), Token: tok}); err != nil {
+		return err
+	}
+	d.token, d.carry = tok, 0
+	return nil
+}
+
+// unrecorded leads a delivery's error when Redis refused its outcome: asynq
+// keeps the text as the task's last error, and the next delivery, finding
+// the record that the token names still in place, runs that attempt again
+// instead of counting it (at-least-once).
 const unrecorded = "durable: outcome not recorded"
+
+func marker(token int64) string { return fmt.Sprintf("%s [%x]", unrecorded, token) }
+
+// markerToken reads the token of an unrecorded outcome from asynq's last
+// error for a task.
+func markerToken(lastErr string) (int64, bool) {
+	rest, ok := strings.CutPrefix(lastErr, unrecorded+" [")
+	if !ok {
+		return 0, false
+	}
+	hex, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return 0, false
+	}
+	tok, err := strconv.ParseInt(hex, 16, 64)
+	return tok, err == nil && tok != 0
+}
+
+// lost is a delivery's error when Redis refused to record what, after
+// tries: the attempt it belongs to (this delivery's, or an earlier lost one
+// it was to run again) runs again at the next delivery. A delivery that
+// made no attempt of its own and runs none again has nothing to re-run.
+func (d *delivery) lost(what string, err error) error {
+	tok := d.token
+	if tok == 0 {
+		tok = d.carry
+	}
+	if tok == 0 {
+		return noAttempt(retryUnread, fmt.Errorf("durable: task %s: %s not recorded: %w", d.id, what, err))
+	}
+	return noAttempt(retryUnread, fmt.Errorf("%s: task %s: %s: %w", marker(tok), d.id, what, err))
+}
 
 // lastText is the text of the run's last error, kept in records so that a
 // later delivery's outcome still has it.
@@ -319,7 +385,7 @@ func (d *delivery) giveUp(ctx context.Context, reason error) error {
 	}
 	if werr := d.writeFinal(ctx, record{Done: true, Reason: reasonName(reason), Err: d.lastText(),
 		Attempts: d.run.Attempts(), Elapsed: d.run.Elapsed()}); werr != nil {
-		return noAttempt(retryUnread, fmt.Errorf("%s (task %s gave up: %v): %w", unrecorded, d.id, final, werr))
+		return d.lost(fmt.Sprintf("gave up (%v)", final), werr)
 	}
 	return fmt.Errorf("%w (%w)", final, asynq.SkipRetry)
 }
@@ -384,23 +450,27 @@ func (d *delivery) fits(ctx context.Context, wait time.Duration, now time.Time) 
 	return !ok || now.Add(wait).Before(dl)
 }
 
-// resumePoint returns the attempts a task has made and its last error, from
-// its record and the last error asynq has for it.
-func resumePoint(prev record, lastErr string) (attempts int, last error) {
+// resumePoint returns the attempts a task has made, the token of an attempt
+// to run again (0: none) and its last error, from its record and what asynq
+// has for it (its last error and retry count).
+func resumePoint(prev record, lastErr string, retried int) (attempts int, carry int64, last error) {
 	attempts = prev.Attempts
-	if strings.HasPrefix(lastErr, unrecorded) && attempts > 0 {
-		attempts-- // its outcome was lost: that attempt runs again
+	if tok, ok := markerToken(lastErr); ok && tok == prev.Token && attempts > 0 {
+		// The outcome of the attempt that record was written for was
+		// lost, and nothing was recorded since: that attempt runs again.
+		attempts--
+		carry = tok
 	}
 	switch {
-	case prev.Due == 0 && prev.Attempts > 0 && lastErr != "" && !strings.HasPrefix(lastErr, "durable: "):
-		// A record written before an attempt, and no word from the
-		// worker since: the attempt was cut short (a lost lease, a
-		// Timeout), and what asynq saw is the latest news of it.
+	case prev.Due == 0 && prev.Attempts > 0 && retried > prev.Delivery && lastErr != "" && !strings.HasPrefix(lastErr, "durable: "):
+		// A record written before an attempt, and a failure asynq counted
+		// since: the attempt was cut short (a lost lease, a Timeout), and
+		// what asynq saw is the latest news of it.
 		last = &RemoteError{Msg: lastErr}
 	case prev.Err != "":
 		last = &RemoteError{Msg: prev.Err}
 	}
-	return attempts, last
+	return attempts, carry, last
 }
 
 // serve runs one delivery of a task of k: decode, resume the task's run
@@ -413,7 +483,7 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 	d.n, _ = asynq.GetRetryCount(ctx)
 	queue, _ := asynq.GetQueueName(ctx)
 
-	prev, lastErr, err := w.progress(queue, d.id)
+	prev, lastErr, retried, err := w.progress(ctx, queue, d.id)
 	switch {
 	case errors.Is(err, errCorrupt):
 		d.run.Resume(k.policy, d.id, &w.env, w.env.Clock.Now(), 0, 0)
@@ -440,7 +510,8 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 		start = w.env.Clock.Now()
 	}
 	d.start = start.UnixNano()
-	attempts, last := resumePoint(prev, lastErr)
+	attempts, carry, last := resumePoint(prev, lastErr, retried)
+	d.carry = carry
 	d.run.Resume(k.policy, d.id, &w.env, start, attempts, prev.Prev)
 	d.run.Last = last
 	payload, err := decodePayload[P](t.Payload())
@@ -478,7 +549,11 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 			return d.giveUp(ctx, core.ErrDeadline)
 		}
 		n := d.run.Begin()
-		if err := d.write(record{Attempts: n, Prev: d.run.Prev(), Err: d.lastText()}); err != nil {
+		if err := d.writeAttempt(n); err != nil {
+			if d.carry != 0 {
+				// Still owing the run of a lost outcome: keep its marker.
+				return d.lost(fmt.Sprintf("attempt %d not started", n), err)
+			}
 			return noAttempt(retryUnread, fmt.Errorf("durable: recording task %s's attempt %d: %w", d.id, n, err))
 		}
 		v, retryValue, err := attempt(ctx, &d.run, n, fn, payload)
@@ -501,7 +576,7 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 			if werr := d.writeFinal(ctx, record{Done: true, Value: b, Attempts: n, Elapsed: elapsed}); werr != nil {
 				// Without its result the task is not done: the next
 				// delivery runs this attempt again (at-least-once).
-				return noAttempt(retryUnread, fmt.Errorf("%s (task %s succeeded on attempt %d): %w", unrecorded, d.id, n, werr))
+				return d.lost(fmt.Sprintf("succeeded on attempt %d", n), werr)
 			}
 			return nil
 		case core.GiveUp:

@@ -8,8 +8,9 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -34,64 +35,121 @@ func Addr(t testing.TB) string {
 	return addr
 }
 
-// Start starts a redis-server of the test's own (no persistence, a temp
-// dir, a free port on 127.0.0.1) and returns its address; the test's
-// cleanup stops it. For tests that do things to the server (fill its
-// memory, say) that others sharing a server must not see. Without a
-// redis-server binary the test is skipped, unless CI is set.
-func Start(t testing.TB) string {
+// Proxy starts a RESP proxy in front of the Redis at backend and returns
+// its address; the test's cleanup stops it. Each command passes through,
+// unless fail says to refuse it: then the client gets an error reply and
+// Redis never sees the command. The proxy speaks RESP2 (it refuses HELLO,
+// and clients fall back) and forwards one command at a time, so it is no
+// place for pub/sub.
+func Proxy(t testing.TB, backend string, fail func(cmd []string) bool) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and there is no redis-server: %v", err)
-		}
-		t.Skipf("no redis-server binary: %v", err)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			track(c)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				b, err := net.Dial("tcp", backend)
+				if err != nil {
+					return
+				}
+				track(b)
+				defer b.Close()
+				relay(c, b, fail)
+			}()
+		}
+	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	return l.Addr().String()
+}
+
+// relay passes commands from c to b and replies back, refusing those fail
+// picks, until either side closes.
+func relay(c, b net.Conn, fail func(cmd []string) bool) {
+	cr, br := bufio.NewReader(c), bufio.NewReader(b)
 	for {
-		if reply, err := Do(addr, "PING"); err == nil && reply == "+PONG" {
-			return addr
+		raw, cmd, err := readRESP(cr)
+		if err != nil {
+			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not answer PING within 10s", addr)
+		var reply []byte
+		switch {
+		case len(cmd) > 0 && strings.EqualFold(cmd[0], "HELLO"):
+			reply = []byte("-ERR unknown command 'HELLO'\r\n")
+		case fail != nil && fail(cmd):
+			reply = []byte("-ERR refused by the test's proxy\r\n")
+		default:
+			if _, err := b.Write(raw); err != nil {
+				return
+			}
+			if reply, _, err = readRESP(br); err != nil {
+				return
+			}
 		}
-		time.Sleep(20 * time.Millisecond) // polling a starting process: nothing to synchronise on
+		if _, err := c.Write(reply); err != nil {
+			return
+		}
 	}
 }
 
-// Do sends one command to the Redis at addr and returns the first line of
-// its reply (RESP: "+OK", "-ERR ...", ":1", ...).
-func Do(addr string, args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
+// readRESP reads one RESP2 value: its bytes, and its bulk strings in order.
+func readRESP(r *bufio.Reader) (raw []byte, strs []string, err error) {
+	line, err := r.ReadBytes('\n')
+	if err != nil || len(line) < 3 {
+		return nil, nil, fmt.Errorf("testredis: bad RESP line %q: %v", line, err)
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	raw = line
+	n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
+	switch line[0] {
+	case '+', '-', ':':
+		return raw, nil, nil
+	case '$':
+		if n < 0 {
+			return raw, nil, nil
+		}
+		body := make([]byte, n+2)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, nil, err
+		}
+		return append(raw, body...), []string{string(body[:n])}, nil
+	case '*':
+		for range max(n, 0) {
+			b, s, err := readRESP(r)
+			if err != nil {
+				return nil, nil, err
+			}
+			raw, strs = append(raw, b...), append(strs, s...)
+		}
+		return raw, strs, nil
 	}
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return "", err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	return strings.TrimRight(line, "\r\n"), err
+	return nil, nil, fmt.Errorf("testredis: unknown RESP type %q", line[0])
 }
