@@ -80,8 +80,12 @@
 // run more than once for one task: make its effect idempotent, keyed by the
 // task ID (job.AttemptFrom(ctx) gives the attempt number, TaskID(ctx) the
 // ID). An outcome that Redis refuses to record, after tries over about 2.5
-// seconds, is not an outcome: the attempt runs again. A recorded outcome is
-// never run again.
+// seconds (fewer when the delivery's Timeout is near: hooks, which run
+// before the outcome is recorded, spend the same time), is not an outcome:
+// the task goes back to asynq marked, and the next delivery runs that
+// attempt again instead of counting it. (If Redis also refuses that
+// delivery's reading of the task for as long, the mark is lost and the
+// attempt counts.) A recorded outcome is never run again.
 //
 // # Results
 //
