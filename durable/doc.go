@@ -64,8 +64,10 @@
 //     back to the retry set for it, without an attempt.
 //   - Hooks fire as in-process, on the worker that made the attempt, with
 //     the task ID as the Event's Key, before the outcome is recorded (so
-//     before any Future sees it). OnGiveUp also fires when a later delivery
-//     ends a task whose last attempt was cut short. Delivery is
+//     before any Future sees it). OnGiveUp fires whenever a task that made
+//     an attempt ends, even when a delivery without one ends it (its
+//     attempts used up by a cut attempt, or a retry delivered past
+//     MaxElapsed). Delivery is
 //     at-least-once: after a crash, a lost lease, or an outcome Redis would
 //     not record, an attempt, and so a hook, may run again.
 //   - job.Key, job.Clock and job.Rand do not apply (the key is the task ID;
