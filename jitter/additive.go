@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/rebound-go/rebound/internal/randdur"
 )
 
 // Additive returns a [Jitter] that waits a uniformly random delay in
@@ -26,5 +28,5 @@ type additive struct {
 
 func (a additive) Apply(d time.Duration, r *rand.Rand) time.Duration {
 	d = max(d, 0)
-	return uniform(r, d, satAdd(d, a.max))
+	return randdur.Uniform(r, d, satAdd(d, a.max))
 }

@@ -3,6 +3,8 @@ package jitter
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/rebound-go/rebound/internal/randdur"
 )
 
 // Jitter randomises a base delay. Implementations must be safe for concurrent
@@ -45,14 +47,14 @@ var (
 type full struct{}
 
 func (full) Apply(d time.Duration, r *rand.Rand) time.Duration {
-	return uniform(r, 0, max(d, 0))
+	return randdur.Uniform(r, 0, max(d, 0))
 }
 
 type equal struct{}
 
 func (equal) Apply(d time.Duration, r *rand.Rand) time.Duration {
 	d = max(d, 0)
-	return d - d/2 + uniform(r, 0, d/2)
+	return d - d/2 + randdur.Uniform(r, 0, d/2)
 }
 
 type none struct{}

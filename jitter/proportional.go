@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/rebound-go/rebound/internal/randdur"
 )
 
 // Proportional returns a [Jitter] that waits a uniformly random delay in
@@ -33,5 +35,5 @@ func (p proportional) Apply(d time.Duration, r *rand.Rand) time.Duration {
 	if x := p.f * float64(d); x < float64(d) {
 		delta = min(time.Duration(x), d)
 	}
-	return uniform(r, d-delta, satAdd(d, delta))
+	return randdur.Uniform(r, d-delta, satAdd(d, delta))
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/rebound-go/rebound/internal/randdur"
 )
 
 // Decorrelated returns a [Strategy] implementing AWS's "decorrelated jitter":
@@ -42,23 +44,8 @@ func (dc decorrelated) Delay(n int, prev time.Duration, r *rand.Rand) (time.Dura
 	// prev may be below base/3 (for instance when the cap is below base);
 	// the interval is then empty and collapses to base.
 	hi = max(hi, dc.base)
-	return min(uniform(r, dc.base, hi), lim), true
+	return min(randdur.Uniform(r, dc.base, hi), lim), true
 }
 
 // SelfJittered reports true: the delays of Decorrelated are already random.
 func (decorrelated) SelfJittered() bool { return true }
-
-// uniform returns a uniformly random duration in [lo, hi], inclusive, drawn
-// from r or, if r is nil, from math/rand/v2's top-level functions. It
-// requires 0 <= lo <= hi; hi may be math.MaxInt64.
-func uniform(r *rand.Rand, lo, hi time.Duration) time.Duration {
-	// hi-lo <= math.MaxInt64, so the span hi-lo+1 fits in a uint64.
-	span := uint64(hi-lo) + 1
-	var x uint64
-	if r == nil {
-		x = rand.Uint64N(span)
-	} else {
-		x = r.Uint64N(span)
-	}
-	return lo + time.Duration(x)
-}

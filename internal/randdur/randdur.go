@@ -1,23 +1,16 @@
-package jitter
+// Package randdur draws random durations, for the strategies of package
+// wait and the jitters of package jitter.
+package randdur
 
 import (
-	"math"
 	"math/rand/v2"
 	"time"
 )
 
-// satAdd returns a+b for a, b >= 0, saturating at math.MaxInt64.
-func satAdd(a, b time.Duration) time.Duration {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-// uniform returns a uniformly random duration in [lo, hi], inclusive, drawn
+// Uniform returns a uniformly random duration in [lo, hi], inclusive, drawn
 // from r or, if r is nil, from math/rand/v2's top-level functions. It
 // requires 0 <= lo <= hi; hi may be math.MaxInt64.
-func uniform(r *rand.Rand, lo, hi time.Duration) time.Duration {
+func Uniform(r *rand.Rand, lo, hi time.Duration) time.Duration {
 	// hi-lo <= math.MaxInt64, so the span hi-lo+1 fits in a uint64.
 	span := uint64(hi-lo) + 1
 	var x uint64
