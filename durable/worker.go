@@ -422,23 +422,16 @@ func (d *delivery) nap(ctx context.Context, timer *time.Timer) bool {
 }
 
 // earlySlack is how early asynq may deliver a retry on its own: its due
-// times are whole seconds, and the forwarder moves due tasks in batches.
+// times are whole seconds, and the forwarder moves due tasks in batches. The
+// rest of an early delivery's wait is waited in memory below it, whatever
+// the worker's threshold.
 const earlySlack = 2 * time.Second
 
-// fitsEarly reports whether the rest of an early delivery's wait may be
-// waited in memory: below the threshold or asynq's own imprecision.
-func (d *delivery) fitsEarly(ctx context.Context, rest time.Duration, now time.Time) bool {
-	if rest < earlySlack && ctx.Err() == nil {
-		dl, ok := ctx.Deadline()
-		return !ok || now.Add(rest).Before(dl)
-	}
-	return d.fits(ctx, rest, now)
-}
-
 // fits reports whether a wait of wait, starting now, may be waited in
-// memory: below the threshold and ending before the delivery's deadline.
-func (d *delivery) fits(ctx context.Context, wait time.Duration, now time.Time) bool {
-	if wait >= d.w.below || ctx.Err() != nil {
+// memory: under limit, the delivery alive and the worker not stopping, and
+// ending before the delivery's deadline.
+func (d *delivery) fits(ctx context.Context, wait, limit time.Duration, now time.Time) bool {
+	if wait >= limit || ctx.Err() != nil {
 		return false
 	}
 	select {
@@ -528,7 +521,7 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 	if prev.Due > 0 {
 		now := w.env.Clock.Now()
 		if rest := time.Unix(0, prev.Due).Sub(now); rest > 0 {
-			if !d.fitsEarly(ctx, rest, now) {
+			if !d.fits(ctx, rest, max(w.below, earlySlack), now) {
 				return noAttempt(rest, nil)
 			}
 			timer := time.NewTimer(rest)
@@ -583,7 +576,7 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 			return d.giveUp(ctx, dec.Reason)
 		}
 		now := w.env.Clock.Now()
-		if !d.fits(ctx, dec.Wait, now) {
+		if !d.fits(ctx, dec.Wait, w.below, now) {
 			err := d.handOff(dec.Wait, now)
 			d.run.Retrying(dec.Wait)
 			return err
