@@ -432,12 +432,7 @@ func TestShutdownHandsOffAWaitingRetry(t *testing.T) {
 		job.OnRetry(func(job.Event) { retrying <- struct{}{} }))
 	var c calls
 	handler := failing(&c, 1, plainFail)
-	a := durable.NewWorker(redisOpt(t), config(q), durable.InMemoryBelow(time.Minute))
-	durable.Handle(a, kind, handler)
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Shutdown)
+	a := startWorker(t, q, func(w *durable.Worker) { durable.Handle(w, kind, handler) }, durable.InMemoryBelow(time.Minute))
 	cl := newClient(t)
 	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"ivy"}, asynq.Queue(q))
 	if err != nil {
@@ -531,11 +526,7 @@ func TestRequeueAtShutdownKeepsTheCount(t *testing.T) {
 	}
 	cfg := config(q)
 	cfg.ShutdownTimeout = 200 * time.Millisecond
-	a := durable.NewWorker(redisOpt(t), cfg)
-	durable.Handle(a, kind, handler)
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
+	a := startWorkerWith(t, redisOpt(t), cfg, func(w *durable.Worker) { durable.Handle(w, kind, handler) })
 	cl := newClient(t)
 	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"jo"}, asynq.Queue(q))
 	if err != nil {
@@ -567,12 +558,7 @@ func TestIsFailureDoesNotResetTheCount(t *testing.T) {
 	var c calls
 	cfg := config(q)
 	cfg.IsFailure = func(error) bool { return false }
-	w := durable.NewWorker(redisOpt(t), cfg, durable.InMemoryBelow(0))
-	durable.Handle(w, kind, failing(&c, 100, plainFail))
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
+	startWorkerWith(t, redisOpt(t), cfg, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 100, plainFail)) }, durable.InMemoryBelow(0))
 	f, err := durable.Enqueue(context.Background(), newClient(t), kind, greet{"kai"}, asynq.Queue(q))
 	if err != nil {
 		t.Fatal(err)
@@ -594,12 +580,7 @@ func TestRetryRunEarlyByHandWaitsItsTurn(t *testing.T) {
 	errs := make(chan error, 10)
 	cfg := config(q)
 	cfg.ErrorHandler = asynq.ErrorHandlerFunc(func(_ context.Context, _ *asynq.Task, err error) { errs <- err })
-	w := durable.NewWorker(redisOpt(t), cfg)
-	durable.Handle(w, kind, failing(&c, 100, plainFail))
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
+	startWorkerWith(t, redisOpt(t), cfg, func(w *durable.Worker) { durable.Handle(w, kind, failing(&c, 100, plainFail)) })
 	f, err := durable.Enqueue(context.Background(), newClient(t), kind, greet{"lu"}, asynq.Queue(q))
 	if err != nil {
 		t.Fatal(err)
@@ -822,22 +803,19 @@ func TestRefusedOutcomeRunsTheAttemptAgain(t *testing.T) {
 			q := queueName(t)
 			kind := durable.NewKind[greet, string]("test:refused", job.MaxAttempts(2), job.Wait(wait.Constant(time.Millisecond)))
 			var c calls
-			w := durable.NewWorker(r.opt(), config(q))
-			durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
-				call := c.begin(ctx)
-				defer c.end()
-				switch call {
-				case 1:
-					return "", errors.New("fail 1")
-				case 2:
-					r.n.Store(refuse) // the success cannot be recorded: 5 tries
-				}
-				return "hello " + g.Name, nil
+			startWorkerWith(t, r.opt(), config(q), func(w *durable.Worker) {
+				durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
+					call := c.begin(ctx)
+					defer c.end()
+					switch call {
+					case 1:
+						return "", errors.New("fail 1")
+					case 2:
+						r.n.Store(refuse) // the success cannot be recorded: 5 tries
+					}
+					return "hello " + g.Name, nil
+				})
 			})
-			if err := w.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(w.Shutdown)
 			cl := durable.NewClient(r.opt(), durable.PollEvery(20*time.Millisecond))
 			t.Cleanup(func() { cl.Close() })
 			f, err := durable.Enqueue(context.Background(), cl, kind, greet{"quin"}, asynq.Queue(q))
@@ -864,8 +842,7 @@ func TestRefusedGiveUpWithoutAttemptRunsNothing(t *testing.T) {
 	q := queueName(t)
 	kind := durable.NewKind[greet, string]("test:refusedgiveup", job.MaxAttempts(1))
 	var c calls
-	startWorkerOn := func() {
-		w := durable.NewWorker(r.opt(), config(q))
+	startWorkerWith(t, r.opt(), config(q), func(w *durable.Worker) {
 		durable.Handle(w, kind, func(ctx context.Context, g greet) (string, error) {
 			c.begin(ctx)
 			defer c.end()
@@ -873,12 +850,7 @@ func TestRefusedGiveUpWithoutAttemptRunsNothing(t *testing.T) {
 			<-ctx.Done() // cut by the delivery's Timeout: counted, not judged
 			return "", ctx.Err()
 		})
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(w.Shutdown)
-	}
-	startWorkerOn()
+	})
 	cl := durable.NewClient(r.opt(), durable.PollEvery(20*time.Millisecond))
 	t.Cleanup(func() { cl.Close() })
 	f, err := durable.Enqueue(context.Background(), cl, kind, greet{"rey"}, asynq.Queue(q), asynq.Timeout(time.Second))

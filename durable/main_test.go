@@ -48,7 +48,13 @@ func config(queue string) asynq.Config {
 // the test's cleanup shuts it down.
 func startWorker(t testing.TB, queue string, register func(*durable.Worker), opts ...durable.WorkerOption) *durable.Worker {
 	t.Helper()
-	w := durable.NewWorker(redisOpt(t), config(queue), opts...)
+	return startWorkerWith(t, redisOpt(t), config(queue), register, opts...)
+}
+
+// startWorkerWith is startWorker on the Redis at redis, configured by cfg.
+func startWorkerWith(t testing.TB, redis asynq.RedisClientOpt, cfg asynq.Config, register func(*durable.Worker), opts ...durable.WorkerOption) *durable.Worker {
+	t.Helper()
+	w := durable.NewWorker(redis, cfg, opts...)
 	register(w)
 	if err := w.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
