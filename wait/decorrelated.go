@@ -9,11 +9,13 @@ import (
 )
 
 // Decorrelated returns a [Strategy] implementing AWS's "decorrelated jitter":
-// the first delay (n == 1, or prev <= 0) is base; after that the delay is
-// min(max, uniform[base, prev*3]), drawn from the job's random source. prev*3
-// saturates instead of overflowing. If max <= 0 there is no cap. A max smaller
-// than base is allowed: every delay is then max. The strategy never says
-// "no more".
+// sleep = min(max, uniform[base, sleep*3]), drawn from the job's random
+// source, with sleep starting at base. The first delay (n == 1, or
+// prev <= 0) is therefore already uniform in [base, 3*base] (capped at max),
+// so clients that failed together do not retry together; after that prev
+// takes the place of sleep. sleep*3 saturates instead of overflowing. If
+// max <= 0 there is no cap. A max smaller than base is allowed: every delay
+// is then max. The strategy never says "no more".
 //
 // Because its delays are already random, the returned Strategy implements
 // [SelfJittered] and package job applies no jitter on top of it.
@@ -33,18 +35,18 @@ type decorrelated struct {
 }
 
 func (dc decorrelated) Delay(n int, prev time.Duration, r *rand.Rand) (time.Duration, bool) {
-	lim := limit(dc.max)
+	sleep := prev
 	if n <= 1 || prev <= 0 {
-		return min(dc.base, lim), true
+		sleep = dc.base // AWS's sleep starts at base: the first delay is random too
 	}
-	hi := prev * 3
-	if prev > math.MaxInt64/3 {
+	hi := sleep * 3
+	if sleep > math.MaxInt64/3 {
 		hi = math.MaxInt64
 	}
 	// prev may be below base/3 (for instance when the cap is below base);
 	// the interval is then empty and collapses to base.
 	hi = max(hi, dc.base)
-	return min(randdur.Uniform(r, dc.base, hi), lim), true
+	return min(randdur.Uniform(r, dc.base, hi), limit(dc.max)), true
 }
 
 // SelfJittered reports true: the delays of Decorrelated are already random.

@@ -65,11 +65,11 @@ func ExampleDecorrelated() {
 		fmt.Println(prev.Round(time.Millisecond))
 	}
 	// Output:
-	// 100ms
 	// 254ms
 	// 508ms
 	// 1.217s
 	// 2.928s
+	// 2.134s
 }
 
 func ExampleFunc() {

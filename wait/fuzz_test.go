@@ -203,6 +203,8 @@ func FuzzDecorrelated(f *testing.F) {
 	f.Add(int64(sec), int64(0), 3, int64(ms), uint64(6))
 	f.Add(int64(sec), int64(0), 0, int64(-1), uint64(7))
 	f.Add(int64(0), int64(0), 1, int64(0), uint64(8))
+	f.Add(int64(math.MaxInt64/3+1), int64(0), 1, int64(0), uint64(9))
+	f.Add(int64(sec), int64(2*sec), 1, int64(0), uint64(10))
 	f.Fuzz(func(t *testing.T, base, ceil int64, n int, prev int64, seed uint64) {
 		s, ok := build(t, base <= 0, func() wait.Strategy {
 			return wait.Decorrelated(time.Duration(base), time.Duration(ceil))
@@ -211,14 +213,16 @@ func FuzzDecorrelated(f *testing.F) {
 			return
 		}
 		b, p, lim := time.Duration(base), time.Duration(prev), limitOf(time.Duration(ceil))
-		lo, hi := min(b, lim), min(b, lim)
-		if n > 1 && p > 0 {
-			p3 := top
-			if p <= top/3 {
-				p3 = 3 * p
-			}
-			hi = min(lim, max(b, p3))
+		// AWS: sleep starts at base, so the first delay is in [base, 3*base].
+		sleep := p
+		if n <= 1 || p <= 0 {
+			sleep = b
 		}
+		s3 := top
+		if sleep <= top/3 {
+			s3 = 3 * sleep
+		}
+		lo, hi := min(b, lim), min(lim, max(b, s3))
 		for _, r := range []*rand.Rand{rand.New(rand.NewPCG(seed, 0)), nil} {
 			d, ok := s.Delay(n, p, r)
 			if d < lo || d > hi || !ok {

@@ -156,7 +156,7 @@ func TestLargeN(t *testing.T) {
 		{"Linear(0,MaxInt64,0)/2", wait.Linear(0, top, 0), 2, top},
 		{"Linear(1ns,MaxInt64,0)/2", wait.Linear(1, top, 0), 2, top},
 		{"Constant(MaxInt64)/MaxInt", wait.Constant(top), math.MaxInt, top},
-		{"Decorrelated(1s,0)/MaxInt", wait.Decorrelated(sec, 0), math.MaxInt, sec}, // prev == 0
+		// Decorrelated's first delay is random: its large n are in TestDecorrelated.
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,7 +237,9 @@ func TestExponentialNearOne(t *testing.T) {
 	}
 }
 
-// TestSmallN checks that n < 1 is treated as 1 and prev < 0 as 0.
+// TestSmallN checks that n < 1 is treated as 1 and prev < 0 as 0. Every
+// call gets a fresh source with the same seed, so a strategy whose first
+// delay is random (Decorrelated) must draw the same first delay.
 func TestSmallN(t *testing.T) {
 	tests := []struct {
 		name string
@@ -255,10 +257,11 @@ func TestSmallN(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want, _ := tt.s.Delay(1, 0, nil)
+			src := func() *rand.Rand { return rand.New(rand.NewPCG(7, 8)) }
+			want, _ := tt.s.Delay(1, 0, src())
 			for _, n := range []int{0, -5, math.MinInt} {
 				for _, prev := range []time.Duration{0, -sec, -top} {
-					got, ok := tt.s.Delay(n, prev, nil)
+					got, ok := tt.s.Delay(n, prev, src())
 					if got != want || !ok {
 						t.Errorf("Delay(%d, %v) = %v, %t, want %v, true", n, prev, got, ok, want)
 					}
@@ -279,7 +282,8 @@ func TestDecorrelated(t *testing.T) {
 	t.Run("seeded", func(t *testing.T) {
 		// Computed once from rand.NewPCG(1, 2); a change means the algorithm
 		// (or its use of the random source) changed.
-		want := durations(1, 100000000, 253874654, 507848977, 1216670075, 2927925999, 2134403124, 359725362, 589501636)
+		// The first delay is drawn too, from uniform[100ms, 300ms].
+		want := durations(1, 253874654, 507848977, 1216670075, 2927925999, 2134403124, 359725362, 589501636, 849799206)
 		s := wait.Decorrelated(100*ms, 10*sec)
 		r := rand.New(rand.NewPCG(1, 2))
 		var prev time.Duration
@@ -301,7 +305,7 @@ func TestDecorrelated(t *testing.T) {
 			got, _ := s.Delay(n, prev, r)
 			hi := min(cap, max(3*prev, base))
 			if n == 1 {
-				hi = base
+				hi = min(cap, 3*base)
 			}
 			if got < base || got > hi {
 				t.Fatalf("Delay(%d, %v) = %v, want in [%v, %v]", n, prev, got, base, hi)
@@ -313,26 +317,36 @@ func TestDecorrelated(t *testing.T) {
 			t.Errorf("Delay never reached the cap %v in 10000 retries", cap)
 		}
 	})
+	// Each delay must be in [lo, hi]; lo == hi asks for an exact value.
 	tests := []struct {
-		name string
-		s    wait.Strategy
-		n    int
-		prev time.Duration
-		want time.Duration
+		name   string
+		s      wait.Strategy
+		n      int
+		prev   time.Duration
+		lo, hi time.Duration
 	}{
-		{"first", wait.Decorrelated(sec, 0), 1, time.Hour, sec},
-		{"prev=0", wait.Decorrelated(sec, 0), 5, 0, sec},
-		{"prev<0", wait.Decorrelated(sec, 0), 5, -time.Hour, sec},
-		{"prev*3<base", wait.Decorrelated(sec, 0), 5, 100 * ms, sec},
-		{"cap<base/first", wait.Decorrelated(sec, 500*ms), 1, 0, 500 * ms},
-		{"cap<base", wait.Decorrelated(sec, 500*ms), 2, 500 * ms, 500 * ms},
-		{"base=MaxInt64", wait.Decorrelated(top, 0), 2, top, top},
+		{"first", wait.Decorrelated(sec, 0), 1, time.Hour, sec, 3 * sec},
+		{"first/capped", wait.Decorrelated(sec, 2*sec), 1, 0, sec, 2 * sec},
+		{"prev=0", wait.Decorrelated(sec, 0), 5, 0, sec, 3 * sec},
+		{"prev<0", wait.Decorrelated(sec, 0), 5, -time.Hour, sec, 3 * sec},
+		{"prev*3<base", wait.Decorrelated(sec, 0), 5, 100 * ms, sec, sec},
+		{"cap<base/first", wait.Decorrelated(sec, 500*ms), 1, 0, 500 * ms, 500 * ms},
+		{"cap<base", wait.Decorrelated(sec, 500*ms), 2, 500 * ms, 500 * ms, 500 * ms},
+		{"base=MaxInt64", wait.Decorrelated(top, 0), 2, top, top, top},
+		{"base=MaxInt64/first", wait.Decorrelated(top, 0), 1, 0, top, top},
+		{"base>MaxInt64/3/first", wait.Decorrelated(top/3+1, 0), 1, 0, top/3 + 1, top},
+		{"base>MaxInt64/3/first/capped", wait.Decorrelated(top/3+1, time.Hour), 1, 0, time.Hour, time.Hour},
+		{"n=MaxInt/prev=0", wait.Decorrelated(sec, 0), math.MaxInt, 0, sec, 3 * sec},
+		{"n=MaxInt/prev=MaxInt64", wait.Decorrelated(sec, 0), math.MaxInt, top, sec, top},
+		{"n=MinInt/prev=MaxInt64", wait.Decorrelated(sec, 0), math.MinInt, top, sec, 3 * sec},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := tt.s.Delay(tt.n, tt.prev, rand.New(rand.NewPCG(1, 2)))
-			if got != tt.want || !ok {
-				t.Errorf("Delay(%d, %v) = %v, %t, want %v, true", tt.n, tt.prev, got, ok, tt.want)
+			for seed := range uint64(100) {
+				got, ok := tt.s.Delay(tt.n, tt.prev, rand.New(rand.NewPCG(seed, 2)))
+				if got < tt.lo || got > tt.hi || !ok {
+					t.Fatalf("seed %d: Delay(%d, %v) = %v, %t, want in [%v, %v], true", seed, tt.n, tt.prev, got, ok, tt.lo, tt.hi)
+				}
 			}
 		})
 	}
@@ -346,6 +360,57 @@ func TestDecorrelated(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDecorrelatedFirstDelay checks AWS's rule that sleep starts at base, so
+// the first delay is already uniform in [base, min(3*base, max)]: clients
+// that failed together must not retry together. Over 1000 seeds the first
+// delay stays in range, is not always base, and hits both halves of the
+// range. (Rebound once returned exactly base for every first retry.)
+func TestDecorrelatedFirstDelay(t *testing.T) {
+	tests := []struct {
+		name      string
+		base, max time.Duration
+		hi        time.Duration // min(3*base, max), saturated
+	}{
+		{"100ms,uncapped", 100 * ms, 0, 300 * ms},
+		{"100ms,10s", 100 * ms, 10 * sec, 300 * ms},
+		{"100ms,200ms", 100 * ms, 200 * ms, 200 * ms},
+		{"5ms,2s", 5 * ms, 2 * sec, 15 * ms},
+		{"1ns,uncapped", 1, 0, 3},
+		{"MaxInt64/2,uncapped", top / 2, 0, top},
+	}
+	const seeds = 1000
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := wait.Decorrelated(tt.base, tt.max)
+			mid := tt.base + (tt.hi-tt.base)/2
+			var atBase, low, high int
+			for seed := range uint64(seeds) {
+				r := rand.New(rand.NewPCG(seed, 42))
+				got, ok := s.Delay(1, 0, r)
+				if got < tt.base || got > tt.hi || !ok {
+					t.Fatalf("seed %d: Delay(1, 0) = %v, %t, want in [%v, %v], true", seed, got, ok, tt.base, tt.hi)
+				}
+				if got == tt.base {
+					atBase++
+				}
+				if got < mid {
+					low++
+				} else {
+					high++
+				}
+			}
+			if atBase == seeds {
+				t.Errorf("Delay(1, 0) = %v for all %d seeds, want uniform in [%v, %v]", tt.base, seeds, tt.base, tt.hi)
+			}
+			// Uniform draws put ~50% (~25% when capped at 2*base) below mid;
+			// 10% is far below either.
+			if low < seeds/10 || high < seeds/10 {
+				t.Errorf("Delay(1, 0) below %v for %d seeds and at or above for %d of %d, want both halves hit", mid, low, high, seeds)
+			}
+		})
+	}
 }
 
 func TestSelfJittered(t *testing.T) {
