@@ -45,32 +45,61 @@ func WithRetryBudget(b Budget) Option {
 		b.Window = 10 * time.Second
 	}
 	return optionFunc(func(c *config) {
-		c.budget = &budget{Budget: b, slot: int64(b.Window) / slots}
+		c.budget = &budget{
+			Budget:  b,
+			slot:    int64(b.Window) / slots,
+			deposit: toUnits(b.Ratio),
+			reserve: toUnits(b.MinPerSecond * b.Window.Seconds()),
+		}
 	})
 }
 
 // slots is the number of time slices a budget window is kept in.
 const slots = 10
 
+// unit is one token (one retry) in the integer units balances are counted
+// in: millionths of a token. A Ratio or MinPerSecond with up to six decimals
+// (0.1, 0.3, 0.125) is a whole number of units, so ten deposits of 0.1 make
+// exactly one token, where float64 sums made 0.99999999999999989.
+const unit = 1_000_000
+
+// maxUnits bounds the reserve and every slice's net balance, saturating
+// instead of overflowing, so that the reserve plus all slices always fit in
+// an int64. It is 7.7e11 tokens: out of reach of any real traffic.
+const maxUnits = math.MaxInt64 / (slots + 2)
+
+// toUnits converts a token count to units, rounded to the nearest unit (so
+// that the float64 error of 0.1*unit or 0.3*10*unit vanishes) and capped at
+// maxUnits. x is >= 0 and not NaN (WithRetryBudget checks); +Inf is capped.
+func toUnits(x float64) int64 {
+	u := math.Round(x * unit)
+	if u >= maxUnits {
+		return maxUnits
+	}
+	return int64(u)
+}
+
 // budget is the configuration; bucket the state, scheduler-wide or per key.
 type budget struct {
 	Budget
-	slot int64 // length of one slice, in scheduler time
+	slot    int64 // length of one slice, in scheduler time
+	deposit int64 // Ratio, in units
+	reserve int64 // MinPerSecond*Window, in units
 }
 
 // bucket is a windowed token balance: the net deposits of the last Window,
-// kept in slices of Window/slots, plus the reserve. Guarded by the
-// scheduler's lock.
+// kept in slices of Window/slots, plus the reserve; all in units. Guarded
+// by the scheduler's lock.
 type bucket struct {
 	cfg   *budget
-	net   [slots]float64
+	net   [slots]int64
 	epoch [slots]int64 // which slice each entry holds
 }
 
 func newBucket(cfg *budget) *bucket { return &bucket{cfg: cfg} }
 
 // at returns the entry for time now, clearing it if it held an old slice.
-func (b *bucket) at(now int64) *float64 {
+func (b *bucket) at(now int64) *int64 {
 	n := b.slice(now)
 	i := (n%slots + slots) % slots // now may be negative (a mock clock set back)
 	if b.epoch[i] != n {
@@ -90,10 +119,11 @@ func (b *bucket) slice(now int64) int64 {
 	return n
 }
 
-// balance returns the tokens available at now.
-func (b *bucket) balance(now int64) float64 {
+// units returns the balance at now, in units. It cannot overflow: each of
+// its slots+1 terms lies in [-maxUnits, maxUnits].
+func (b *bucket) units(now int64) int64 {
 	n := b.slice(now)
-	sum := b.cfg.MinPerSecond * b.cfg.Window.Seconds()
+	sum := b.cfg.reserve
 	for i := range b.net {
 		if d := n - b.epoch[i]; d >= 0 && d < slots {
 			sum += b.net[i]
@@ -102,8 +132,17 @@ func (b *bucket) balance(now int64) float64 {
 	return sum
 }
 
-func (b *bucket) deposit(now int64)  { *b.at(now) += b.cfg.Ratio }
-func (b *bucket) withdraw(now int64) { *b.at(now)-- }
+// balance returns the tokens available at now.
+func (b *bucket) balance(now int64) float64 { return float64(b.units(now)) / unit }
+
+// allows reports whether the balance at now holds a whole token.
+func (b *bucket) allows(now int64) bool { return b.units(now) >= unit }
+
+func (b *bucket) deposit(now int64)  { addSat(b.at(now), b.cfg.deposit) }
+func (b *bucket) withdraw(now int64) { addSat(b.at(now), -unit) }
+
+// addSat adds d (|d| <= maxUnits) to *p, saturating at ±maxUnits.
+func addSat(p *int64, d int64) { *p = min(max(*p+d, -maxUnits), maxUnits) }
 
 // deposit records a first attempt of t. Called with mu.
 func (s *Scheduler) deposit(t *core.Task) {
@@ -131,7 +170,7 @@ func (s *Scheduler) spend(t *core.Task) bool {
 	if ks := s.keys[t.Key]; ks != nil && t.Key != "" {
 		kb = s.keyBucket(ks)
 	}
-	if g.balance(now) < 1 || (kb != nil && kb.balance(now) < 1) {
+	if !g.allows(now) || (kb != nil && !kb.allows(now)) {
 		return false
 	}
 	g.withdraw(now)

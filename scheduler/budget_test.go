@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -209,6 +210,145 @@ func TestBudgetInvalid(t *testing.T) {
 	for _, b := range cases {
 		t.Run(fmt.Sprintf("%+v", b), func(t *testing.T) {
 			mustPanic(t, "scheduler: ", func() { scheduler.WithRetryBudget(b) })
+		})
+	}
+}
+
+// TestBudgetDecimalRatio: a decimal Ratio is counted exactly. Ten first
+// attempts at Ratio 0.1 earn exactly one retry (float64 sums made
+// 0.99999999999999989 tokens, and denied it), at 0.3 exactly three.
+func TestBudgetDecimalRatio(t *testing.T) {
+	cases := []struct {
+		ratio   float64
+		retries int // allowed after ten first attempts
+	}{
+		{0.1, 1},
+		{0.2, 2},
+		{0.3, 3},
+		{0.125, 1},
+		{0.6, 6},
+		{1.1, 11},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprint("Ratio=", c.ratio), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := scheduler.New(scheduler.WithWorkers(1),
+					scheduler.WithRetryBudget(scheduler.Budget{Ratio: c.ratio, Window: 10 * time.Second}))
+				defer s.Close()
+				// Nine jobs that succeed, then one that always fails: its
+				// first attempt is the tenth deposit.
+				attempts, err := budgetRun(t, s, nil, 9, 0)
+				if want := 1 + c.retries; attempts != want || !errors.Is(err, job.ErrBudget) {
+					t.Errorf("Attempts() = %d, err = %v; want %d (%d retries), job.ErrBudget",
+						attempts, err, want, c.retries)
+				}
+			})
+		})
+	}
+}
+
+// TestBudgetBucketExact drives one budget bucket with explicit times: the
+// deposits of a window and the reserve are summed exactly, so the retries
+// allowed and the balance left are exact.
+func TestBudgetBucketExact(t *testing.T) {
+	cases := []struct {
+		name     string
+		budget   scheduler.Budget
+		deposits int // spread evenly over the window
+		retries  int
+		left     float64 // Balance once the retries are spent
+	}{
+		{"Ratio 0.1, 10 deposits", scheduler.Budget{Ratio: 0.1}, 10, 1, 0},
+		{"Ratio 0.3, 10 deposits", scheduler.Budget{Ratio: 0.3}, 10, 3, 0},
+		{"Ratio 0.1, 25 deposits", scheduler.Budget{Ratio: 0.1}, 25, 2, 0.5},
+		{"Ratio 0.7, 3 deposits", scheduler.Budget{Ratio: 0.7}, 3, 2, 0.1},
+		{"Ratio 0.000001, 1e6 deposits", scheduler.Budget{Ratio: 0.000001}, 1_000_000, 1, 0},
+		{"MinPerSecond 0.1", scheduler.Budget{MinPerSecond: 0.1}, 0, 1, 0},
+		{"MinPerSecond 0.29, Window 100s", scheduler.Budget{MinPerSecond: 0.29, Window: 100 * time.Second}, 0, 29, 0},
+		{"MinPerSecond 10, Window 100ms", scheduler.Budget{MinPerSecond: 10, Window: 100 * time.Millisecond}, 0, 1, 0},
+		{"Ratio and MinPerSecond 0.1", scheduler.Budget{Ratio: 0.1, MinPerSecond: 0.1}, 10, 2, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			window := c.budget.Window
+			if window == 0 {
+				window = 10 * time.Second
+			}
+			b := scheduler.NewBucket(c.budget)
+			for i := range c.deposits {
+				b.Deposit(window * time.Duration(i) / time.Duration(c.deposits))
+			}
+			now := window - 1 // every deposit still counts
+			for i := range c.retries {
+				if !b.Retry(now) {
+					t.Fatalf("retry %d denied with Balance %v, want %d retries allowed", i+1, b.Balance(now), c.retries)
+				}
+			}
+			if b.Retry(now) {
+				t.Errorf("retry %d allowed, want only %d", c.retries+1, c.retries)
+			}
+			if got := b.Balance(now); got != c.left {
+				t.Errorf("Balance after %d retries = %v, want %v", c.retries, got, c.left)
+			}
+		})
+	}
+}
+
+// TestBudgetBucketLarge: large balances and counts neither overflow nor
+// lose precision; a reserve too large to count saturates at a huge value
+// instead of wrapping around to a negative one.
+func TestBudgetBucketLarge(t *testing.T) {
+	const n = 1_000_000
+	t.Run("a million deposits at Ratio 1000", func(t *testing.T) {
+		b := scheduler.NewBucket(scheduler.Budget{Ratio: 1000})
+		for range n {
+			b.Deposit(0)
+		}
+		if got := b.Balance(0); got != 1e9 {
+			t.Fatalf("Balance = %v, want 1e9", got)
+		}
+		if !b.Retry(0) {
+			t.Fatal("Retry denied with a balance of 1e9")
+		}
+		if got := b.Balance(0); got != 1e9-1 {
+			t.Errorf("Balance after a retry = %v, want %v", got, 1e9-1)
+		}
+		if got := b.Balance(10 * time.Second); got != 0 {
+			t.Errorf("Balance a window later = %v, want 0 (every deposit expired)", got)
+		}
+	})
+	t.Run("a million retries from the reserve", func(t *testing.T) {
+		b := scheduler.NewBucket(scheduler.Budget{MinPerSecond: n / 10})
+		for i := range n {
+			if !b.Retry(time.Second) {
+				t.Fatalf("retry %d denied with Balance %v, want %d allowed", i+1, b.Balance(time.Second), n)
+			}
+		}
+		if b.Retry(time.Second) || b.Balance(time.Second) != 0 {
+			t.Errorf("after %d retries: a retry allowed, Balance %v; want denied, 0", n, b.Balance(time.Second))
+		}
+	})
+	for _, perSecond := range []float64{1e12, 1e300, math.MaxFloat64} {
+		t.Run(fmt.Sprint("MinPerSecond ", perSecond), func(t *testing.T) {
+			b := scheduler.NewBucket(scheduler.Budget{Ratio: 1000, MinPerSecond: perSecond})
+			full := b.Balance(0)
+			if full < 1e11 || math.IsInf(full, 0) {
+				t.Fatalf("Balance = %v, want a huge finite balance", full)
+			}
+			for range n {
+				b.Deposit(0)
+			}
+			if got := b.Balance(0); got < full {
+				t.Errorf("Balance after %d deposits = %v, want >= %v (no wrap-around)", n, got, full)
+			}
+			for range n {
+				if !b.Retry(0) {
+					t.Fatalf("Retry denied with Balance %v", b.Balance(0))
+				}
+			}
+			if got := b.Balance(0); got <= 0 {
+				t.Errorf("Balance after %d deposits and %d retries = %v, want > 0", n, n, got)
+			}
 		})
 	}
 }
