@@ -2,7 +2,6 @@ package job
 
 import (
 	"math"
-	"net/http"
 	"time"
 )
 
@@ -34,12 +33,32 @@ func ParseRetryAfter(value string, now time.Time) (time.Duration, bool) {
 	if d, ok := parseDeltaSeconds(v); ok {
 		return d, true
 	}
-	t, err := http.ParseTime(v)
-	if err != nil {
+	t, ok := parseHTTPDate(v)
+	if !ok {
 		return 0, false
 	}
 	// Time.Sub saturates at the minimum and maximum Duration.
 	return max(t.Sub(now), 0), true
+}
+
+// httpDateLayouts are the three HTTP-date forms of RFC 9110, section 5.6.7,
+// in the order net/http's ParseTime tries them, with the same layouts:
+// parsing them with the time package gives ParseTime's results without
+// linking net/http into every program that uses job.
+var httpDateLayouts = [...]string{
+	"Mon, 02 Jan 2006 15:04:05 GMT", // IMF-fixdate, net/http's TimeFormat
+	time.RFC850,                     // obsolete RFC 850 form
+	time.ANSIC,                      // ANSI C's asctime() form
+}
+
+// parseHTTPDate parses v as an HTTP-date, as net/http's ParseTime does.
+func parseHTTPDate(v string) (time.Time, bool) {
+	for _, layout := range httpDateLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // maxDeltaSeconds is the largest number of seconds a Duration can hold.
