@@ -2,7 +2,7 @@ package scheduler
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 
 	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
@@ -21,12 +21,14 @@ type Result[Out any] struct {
 // stop early: the jobs still run to their end (cancel ctx to stop them) and
 // nothing leaks. Canceling ctx cancels the jobs not yet ended; their results
 // still arrive, with ctx's cause as Reason. When the scheduler shuts down,
-// the remaining results carry job.ErrClosed.
+// the remaining results carry job.ErrClosed, inputs not yet submitted
+// included; Shutdown and Close stop Map's submitting and wait for it.
 //
 // Map submits from a goroutine of its own, which waits for room in the
 // scheduler (WithQueueSize) as Submit does; it returns at once. opts apply
-// to every job; one *job.Policy is the cheap path. Map panics if s, ctx or fn
-// is nil.
+// to every job; one *job.Policy is the cheap path. Map panics, before it
+// returns and in the caller's goroutine, if s, ctx or fn is nil or if a
+// RetryOnResult predicate is for another type than Out.
 func Map[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func(context.Context, In) (Out, error), opts ...job.Option) <-chan Result[Out] {
 	switch {
 	case s == nil:
@@ -36,14 +38,24 @@ func Map[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func(co
 	case fn == nil:
 		panic("scheduler: Map of a nil function")
 	}
+	r := core.Resolve(s.defaults, opts)
+	core.CheckResult[Out](r.Policy)
 	out := make(chan Result[Out], len(inputs))
 	if len(inputs) == 0 {
 		close(out)
 		return out
 	}
-	m := &mapping[In, Out]{fn: fn, out: out}
-	m.pending.Add(len(inputs))
-	go m.feed(ctx, s, inputs, opts)
+	m := &mapping[In, Out]{fn: fn, out: out, policy: r.Policy, key: r.Key, env: s.envWith(r.Rand)}
+	m.left.Store(int64(len(inputs)))
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		m.reject(s, inputs, 0)
+		return out
+	}
+	s.feeders.Add(1)
+	s.mu.Unlock()
+	go m.feed(ctx, s, inputs)
 	return out
 }
 
@@ -60,9 +72,12 @@ func MapAll[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func
 const mapBatch = 64
 
 type mapping[In, Out any] struct {
-	fn      func(context.Context, In) (Out, error)
-	out     chan Result[Out]
-	pending sync.WaitGroup
+	fn     func(context.Context, In) (Out, error)
+	out    chan Result[Out]
+	left   atomic.Int64 // results not yet sent; the last one closes out
+	policy *core.Policy
+	key    string
+	env    *core.Env
 }
 
 // item is one input's job: the operation and its completion in one
@@ -78,13 +93,23 @@ func (it *item[In, Out]) Run(ctx context.Context) (Out, error) { return it.m.fn(
 
 // Done receives the job's result as it resolves.
 func (it *item[In, Out]) Done(v Out, err error) {
-	it.m.out <- Result[Out]{Index: it.idx, Value: v, Err: err}
-	it.m.pending.Done()
+	it.m.send(Result[Out]{Index: it.idx, Value: v, Err: err})
 }
 
-func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In, opts []job.Option) {
+func (m *mapping[In, Out]) send(r Result[Out]) {
+	m.out <- r // never blocks: out has room for every input
+	if m.left.Add(-1) == 0 {
+		close(m.out)
+	}
+}
+
+// feed submits the inputs. It stops as soon as the scheduler stops intake:
+// the inputs left resolve with job.ErrClosed without being submitted.
+func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In) {
+	defer s.feeders.Done()
 	items := make([]item[In, Out], len(inputs))
 	var batch [mapBatch]*core.Task
+	defer clear(batch[:])
 	for lo := 0; lo < len(inputs); lo += mapBatch {
 		n := min(mapBatch, len(inputs)-lo)
 		// A batch admitted at once is queued under one lock; when the
@@ -92,9 +117,13 @@ func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In, 
 		// waiting for room as Submit does.
 		whole := !s.closedFlag.Load() && s.admit.TryAcquire(int64(n))
 		for k := range n {
+			if !whole && s.closedFlag.Load() {
+				m.reject(s, inputs, lo+k)
+				return
+			}
 			it := &items[lo+k]
 			it.m, it.in, it.idx = m, inputs[lo+k], lo+k
-			f := newFuture[Out](s, ctx, it, opts)
+			f := core.NewFuture[Out](ctx, it, m.policy, m.key, m.env)
 			if whole {
 				batch[k] = f.Task()
 			} else {
@@ -105,7 +134,18 @@ func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In, 
 			s.enqueueAll(batch[:n])
 		}
 	}
-	clear(batch[:])
-	m.pending.Wait()
-	close(m.out)
+}
+
+// reject resolves inputs[from:], never submitted, with job.ErrClosed; Stats
+// counts them as submitted and canceled, as a Submit after Shutdown.
+func (m *mapping[In, Out]) reject(s *Scheduler, inputs []In, from int) {
+	n := len(inputs) - from
+	s.mu.Lock()
+	s.st.Submitted += uint64(n)
+	s.st.Canceled += uint64(n)
+	s.changed()
+	s.mu.Unlock()
+	for i := from; i < len(inputs); i++ {
+		m.send(Result[Out]{Index: i, Err: core.MakeError(job.ErrClosed, nil, 0, 0)})
+	}
 }

@@ -46,6 +46,7 @@ type Scheduler struct {
 	drained     chan struct{}  // closed once intake stopped and no job is left
 	workersDone sync.WaitGroup // attached workers and the timer goroutine
 	callbacks   sync.WaitGroup // ctx watch callbacks
+	feeders     sync.WaitGroup // Map's submitting goroutines; Add only with mu, before intake stops
 
 	mu        sync.Mutex
 	work      sync.Cond // workers wait here for work
@@ -237,7 +238,7 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	if to := t.Policy.AttemptTimeout; to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
 	}
-	retryValue, err, owned := t.Attempt(actx, (*owner)(s)) // owned: with mu held
+	retryValue, err, cls, owned := t.Attempt(actx, (*owner)(s)) // owned: with mu held
 	t.EndAttempt(ac)
 	if watchdog != nil {
 		watchdog.Stop()
@@ -247,9 +248,12 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	}
 	t.Cur = nil
 	t.State = sJudging
+	// What the attempt's end means for other jobs takes effect now, before
+	// any user code runs: its hint pauses the key.
+	s.pause(t, cls.Hint)
 	if err == nil && !retryValue && t.Policy.OnSuccess == nil && s.cfg.logger == nil {
 		// Success with no hook to run: settle it under this same lock.
-		t.Judge(nil, false, nil)
+		t.JudgeClass(nil, false, nil, cls)
 		s.slots[id] = nil
 		s.running--
 		s.finish(t, nil, endSucceeded, true)
@@ -258,7 +262,20 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	stop := s.stopOf(t)
 	s.mu.Unlock()
 
-	d := t.Judge(err, retryValue, stop)
+	// The verdict: RetryIf, the strategy and the jitter (user code, outside
+	// the lock). A retry then takes its budget token and fixes its due time,
+	// before the hooks run, so that a slow hook neither delays the budget nor
+	// lengthens the wait (the wait counts from the verdict).
+	d := t.JudgeClass(err, retryValue, stop, cls)
+	var due int64
+	if d.Verdict == core.Retry {
+		s.mu.Lock()
+		due, d = s.plan(t, d)
+		s.mu.Unlock()
+		if d.Verdict == core.Retry && !s.spend(t) {
+			d.Verdict, d.Reason = core.GiveUp, job.ErrBudget
+		}
+	}
 	var final error
 	switch d.Verdict {
 	case core.Succeed:
@@ -268,12 +285,6 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 		t.GaveUp(final)
 		s.logGiveUp(t, final)
 	case core.Retry:
-		if !s.spend(t) {
-			d.Verdict, d.Reason, final = core.GiveUp, job.ErrBudget, t.Fail(job.ErrBudget)
-			t.GaveUp(final)
-			s.logGiveUp(t, final)
-			break
-		}
 		t.Retrying(d.Wait)
 		s.logRetry(t, d.Wait)
 	}
@@ -285,7 +296,6 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 	}
 	s.slots[id] = nil
 	s.running--
-	s.pause(t, d.Hint)
 	switch d.Verdict {
 	case core.Succeed:
 		s.finish(t, nil, endSucceeded, true)
@@ -299,9 +309,30 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 		}
 		s.finish(t, final, kind, true)
 	case core.Retry:
-		s.park(t, d.Wait)
+		s.park(t, due)
 	}
 	return true
+}
+
+// plan fixes the due time of t's retry from now, the verdict's time: after
+// the verdict's wait and, when t's key is paused, after the pause (spread).
+// A retry that would start at or past t's deadline, or wait longer than its
+// MaxWait for the key, gives up now with job.ErrDeadline. The returned
+// decision's Wait is the wait that really follows. Called with mu.
+func (s *Scheduler) plan(t *core.Task, d core.Decision) (int64, core.Decision) {
+	now := s.now()
+	due := core.SatAdd(now, int64(d.Wait))
+	if ks := s.keys[t.Key]; ks != nil && t.Key != "" && ks.paused > now {
+		if ks.paused > due && s.outlasts(t, now, ks.paused) {
+			return 0, core.Decision{Verdict: core.GiveUp, Reason: job.ErrDeadline, Hint: d.Hint}
+		}
+		due = max(due, s.resumeAt(ks, now, t))
+	}
+	if dl, ok := t.DeadlineAt(); ok && due >= dl {
+		return 0, core.Decision{Verdict: core.GiveUp, Reason: job.ErrDeadline, Hint: d.Hint}
+	}
+	d.Wait = time.Duration(due - now)
+	return due, d
 }
 
 // owner is how an attempt's end reaches the scheduler (core.Owner): it
@@ -329,21 +360,13 @@ func (s *Scheduler) stopOf(t *core.Task) error {
 	return core.Cause(t.Ctx)
 }
 
-// park puts t on the timer heap until its retry is due. Called with mu.
-func (s *Scheduler) park(t *core.Task, wait time.Duration) {
+// park puts t on the timer heap until due (see plan), or on the ready queue
+// when due has passed already (its hooks took that long). Called with mu.
+func (s *Scheduler) park(t *core.Task, due int64) {
 	s.release(t) // a parked job holds no slot of its key
 	if stop := s.stopOf(t); stop != nil {
 		s.finish(t, t.Fail(stop), endCanceled, true)
 		return
-	}
-	due := s.dueAfter(wait)
-	if ks := s.keys[t.Key]; ks != nil && t.Key != "" && ks.paused > s.now() {
-		now := s.now()
-		if ks.paused > due && s.outlasts(t, now, ks.paused) {
-			s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
-			return
-		}
-		due = max(due, s.resumeAt(ks, now, t))
 	}
 	s.st.Retried++
 	if due <= s.now() {

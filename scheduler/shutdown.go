@@ -53,6 +53,8 @@ func (s *Scheduler) Close() error {
 	return nil
 }
 
+// stopIntakeNow stops intake and waits for Map's submitting goroutines,
+// which stop at once (their inputs left resolve with job.ErrClosed).
 func (s *Scheduler) stopIntakeNow() {
 	s.mu.Lock()
 	s.closed = true
@@ -62,6 +64,7 @@ func (s *Scheduler) stopIntakeNow() {
 	}
 	s.mu.Unlock()
 	s.stopIntake()
+	s.feeders.Wait()
 }
 
 // cancelEverything ends every job with reason: queued, waiting and parked at

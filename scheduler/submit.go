@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 
 	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
@@ -73,11 +74,16 @@ func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 // newFuture makes a job's future, not yet submitted.
 func newFuture[T any](s *Scheduler, ctx context.Context, op core.Op[T], opts []job.Option) *core.Future[T] {
 	r := core.Resolve(s.defaults, opts) // job.Clock is ignored: the scheduler has one clock
-	env := s.env
-	if r.Rand != nil {
-		env = &core.Env{Cancel: s.env.Cancel, Clock: s.clock, Rand: r.Rand, Epoch: s.epoch}
+	return core.NewFuture(ctx, op, r.Policy, r.Key, s.envWith(r.Rand))
+}
+
+// envWith returns the environment of a job with random source rnd (nil: the
+// scheduler's).
+func (s *Scheduler) envWith(rnd *rand.Rand) *core.Env {
+	if rnd == nil {
+		return s.env
 	}
-	return core.NewFuture(ctx, op, r.Policy, r.Key, env)
+	return &core.Env{Cancel: s.env.Cancel, Clock: s.clock, Rand: rnd, Epoch: s.epoch}
 }
 
 // start admits and queues f.

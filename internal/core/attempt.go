@@ -57,7 +57,12 @@ func (c *AttemptCtx) Start(parent context.Context, n int, timeout time.Duration,
 	if !bounded {
 		return
 	}
-	c.deadline = clk.Now().Add(timeout)
+	if _, mock := clk.(*clock.Mock); !mock {
+		// A mock clock's time must not reach real-time code (a net.Dialer
+		// given a 1970 deadline fails at once): under a mock the attempt
+		// reports no deadline of its own, and its timer still ends it.
+		c.deadline = clk.Now().Add(timeout)
+	}
 	if timeout <= 0 {
 		c.Cancel(context.DeadlineExceeded)
 		return

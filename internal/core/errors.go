@@ -2,6 +2,8 @@ package core
 
 import (
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"time"
 )
 
@@ -105,4 +107,37 @@ func Hint(err error) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(found.(interface{ RetryAfter() time.Duration }).RetryAfter(), 0), true
+}
+
+// Class is what an attempt's error says of itself: its Retry-After hint and
+// whether it is marked permanent. Bad is non-nil when one of the error's own
+// methods (RetryAfter, Unwrap) panicked while it was read: the job must then
+// end as permanent, with Bad as its last error.
+type Class struct {
+	Hint      time.Duration // -1: no hint
+	Permanent bool
+	Bad       error
+}
+
+// NoClass is the class of a nil error.
+var NoClass = Class{Hint: -1}
+
+// Classify reads err's hint and permanence. A panic in a method of err is
+// recovered into c.Bad (a permanent *job.PanicError that does not wrap err,
+// so that nothing walks into the broken error again).
+func Classify(err error) (c Class) {
+	c = NoClass
+	if err == nil {
+		return c
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			c = Class{Hint: -1, Permanent: true, Bad: fmt.Errorf("job: a method of the attempt's error panicked: %w", MakePanic(v, debug.Stack()))}
+		}
+	}()
+	if d, ok := Hint(err); ok {
+		c.Hint = d
+	}
+	c.Permanent = IsPermanent(err)
+	return c
 }

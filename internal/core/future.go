@@ -10,7 +10,7 @@ import (
 // attempter is the typed half of a task: it runs the operation and keeps its
 // value.
 type attempter interface {
-	attempt(ctx context.Context, own Owner) (retryValue bool, err error, owned bool)
+	attempt(ctx context.Context, own Owner) (retryValue bool, err error, c Class, owned bool)
 	settle(success, keep bool)
 	notify()
 }
@@ -49,13 +49,19 @@ type Link struct {
 }
 
 // CancelAttempt cancels the running attempt's context (a no-op once the
-// attempt has ended). Under the executor's lock.
+// attempt has ended). Its Err is context.DeadlineExceeded when the job's own
+// context ended by its deadline (net/http and database drivers report a
+// timeout from it), context.Canceled otherwise. Under the executor's lock.
 func (t *Task) CancelAttempt() {
+	err := context.Canceled
+	if t.Ctx.Err() == context.DeadlineExceeded {
+		err = context.DeadlineExceeded
+	}
 	if t.Cur != nil {
-		t.Cur.Cancel(context.Canceled)
+		t.Cur.Cancel(err)
 		return
 	}
-	t.First.cancel(context.Canceled)
+	t.First.cancel(err)
 }
 
 // EndAttempt releases the context of the attempt that has just returned.
@@ -154,14 +160,15 @@ type Owner interface {
 }
 
 // Attempt runs one attempt of t's operation with ctx (panics are recovered
-// into a permanent error) and then calls own.Own; the value is kept only if
-// the task is still owned. It returns with the executor's lock held iff
-// owned.
-func (t *Task) Attempt(ctx context.Context, own Owner) (retryValue bool, err error, owned bool) {
+// into a permanent error), reads the error's class (Classify) and then calls
+// own.Own; the value is kept only if the task is still owned. It returns with
+// the executor's lock held iff owned, so that the executor can act on the
+// class (a key pause) before any other code runs.
+func (t *Task) Attempt(ctx context.Context, own Owner) (retryValue bool, err error, c Class, owned bool) {
 	return t.self.attempt(ctx, own)
 }
 
-func (f *Future[T]) attempt(ctx context.Context, own Owner) (retryValue bool, err error, owned bool) {
+func (f *Future[T]) attempt(ctx context.Context, own Owner) (retryValue bool, err error, c Class, owned bool) {
 	var v T
 	func() {
 		defer func() {
@@ -174,10 +181,11 @@ func (f *Future[T]) attempt(ctx context.Context, own Owner) (retryValue bool, er
 			retryValue = p.Result.(func(T) bool)(v)
 		}
 	}()
+	c = Classify(err)
 	if owned = own.Own(&f.task); owned {
 		f.val = v // under the executor's lock: the job is still this attempt's
 	}
-	return retryValue, err, owned
+	return retryValue, err, c, owned
 }
 
 func (f *Future[T]) notify() {

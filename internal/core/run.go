@@ -165,7 +165,15 @@ func (r *Run) StartKnown() bool { return r.Policy.needsTime }
 // Judge decides what follows an attempt that returned err (retryValue: the
 // value was rejected by RetryOnResult). stop is non-nil when the job's own
 // context is done or the job was canceled: that is final, whatever err is.
+//
+// Judge reads err's hint and permanence itself (Classify); an executor that
+// needed them as soon as the attempt returned passes them to JudgeClass.
 func (r *Run) Judge(err error, retryValue bool, stop error) Decision {
+	return r.JudgeClass(err, retryValue, stop, Classify(err))
+}
+
+// JudgeClass is Judge with err's class already read.
+func (r *Run) JudgeClass(err error, retryValue bool, stop error, c Class) Decision {
 	if err == nil && !retryValue {
 		r.Last = nil
 		return Decision{Verdict: Succeed, Hint: -1}
@@ -181,15 +189,17 @@ func (r *Run) Judge(err error, retryValue bool, stop error) Decision {
 		r.start = r.Env.now()
 	}
 	// A hint pauses the job's key even when the job itself gives up.
-	hint, hinted := Hint(err)
-	if !hinted {
-		hint = -1
-	}
+	hint, hinted := c.Hint, c.Hint >= 0
 	giveUp := func(reason error) Decision { return Decision{Verdict: GiveUp, Reason: reason, Hint: hint} }
+	if c.Bad != nil {
+		r.Last = c.Bad // err's own methods panic: keep nothing that walks into it
+	}
 	switch {
 	case stop != nil:
 		return giveUp(stop)
-	case IsPermanent(err):
+	case c.Bad != nil:
+		return giveUp(ErrPermanent)
+	case c.Permanent:
 		return giveUp(ErrPermanent)
 	case err != errRejected && p.RetryIf != nil && !r.retryIf(err):
 		return giveUp(ErrPermanent)
