@@ -28,10 +28,10 @@
 //
 // The simulator's exponential term is base*2^n with n = 1 for the first
 // retry, so its first wait is 10ms: Rebound's Exponential(b, f, max) is
-// b*f^(n-1), hence a base of 10ms here. Rebound's Decorrelated waits base
-// before the first retry and draws from uniform(base, 3*prev) after it,
-// where the simulator draws its first wait from uniform(base, 3*base): the
-// Rebound clients run one step behind the simulator's on that variant.
+// b*f^(n-1), hence a base of 10ms here. Rebound's Decorrelated follows the
+// simulator exactly: sleep starts at base, so its first wait is already
+// drawn from uniform(base, 3*base), and each later one from
+// uniform(base, 3*prev).
 //
 // # Running it on Rebound
 //
