@@ -114,7 +114,7 @@ func BenchmarkFanOut(b *testing.B) {
 		s := newScheduler(b)
 		fn := func(_ context.Context, i int) (int, error) { return work(i), nil }
 		fanOut(b, func(results []int) {
-			for r := range scheduler.Map(ctx, s, inputs, fn, policy) {
+			for r := range scheduler.Map(s, ctx, inputs, fn, policy) {
 				if r.Err != nil {
 					b.Fatal(r.Err)
 				}

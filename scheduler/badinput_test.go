@@ -76,10 +76,10 @@ func TestBadInputPanics(t *testing.T) {
 		{"nil.Go", "scheduler: ", func() { nilS.Go(ctx, func(context.Context) error { return nil }) }},
 		{"TryGo(nil op)", "scheduler: ", func() { _, _ = s.TryGo(ctx, nilErr) }},
 		{"TryGo(nil ctx)", "scheduler: ", func() { _, _ = s.TryGo(nilCtx, func(context.Context) error { return nil }) }},
-		{"Map(nil scheduler)", "scheduler: ", func() { scheduler.Map(ctx, nilS, []int{1}, fn) }},
-		{"Map(nil ctx)", "scheduler: ", func() { scheduler.Map(nilCtx, s, []int{1}, fn) }},
-		{"Map(nil fn)", "scheduler: ", func() { scheduler.Map(ctx, s, []int{1}, nilFn) }},
-		{"MapAll(nil fn)", "scheduler: ", func() { scheduler.MapAll(ctx, s, []int{1}, nilFn) }},
+		{"Map(nil scheduler)", "scheduler: ", func() { scheduler.Map(nilS, ctx, []int{1}, fn) }},
+		{"Map(nil ctx)", "scheduler: ", func() { scheduler.Map(s, nilCtx, []int{1}, fn) }},
+		{"Map(nil fn)", "scheduler: ", func() { scheduler.Map(s, ctx, []int{1}, nilFn) }},
+		{"MapAll(nil fn)", "scheduler: ", func() { scheduler.MapAll(s, ctx, []int{1}, nilFn) }},
 		{"Submit(RetryOnResult of another type)", "job: ", func() {
 			scheduler.Submit(s, ctx, op, job.RetryOnResult(func(string) bool { return false }))
 		}},
@@ -187,8 +187,8 @@ func TestBadInputDeadContextsAndTinyDurations(t *testing.T) {
 		func() *job.Future[int] { return scheduler.Submit(s, context.Background(), op) },
 		func() *job.Future[int] {
 			f, err := scheduler.TrySubmit(s, context.Background(), op)
-			if err != nil {
-				t.Errorf("TrySubmit after Close: %v, want a future resolved with ErrClosed", err)
+			if f != nil || !errors.Is(err, job.ErrClosed) {
+				t.Errorf("TrySubmit after Close = %v, %v; want nil, ErrClosed (not accepted)", f, err)
 			}
 			return f
 		},
@@ -206,8 +206,8 @@ func TestBadInputDeadContextsAndTinyDurations(t *testing.T) {
 		t.Errorf("Shutdown after Close = %v, want nil", err)
 	}
 	st := fxEnded(t, s)
-	if want := uint64(len(tests) + 1 + 2); st.Submitted != want {
-		t.Errorf("Stats.Submitted = %d, want %d (every submission counted)", st.Submitted, want)
+	if want := uint64(len(tests) + 1 + 1); st.Submitted != want {
+		t.Errorf("Stats.Submitted = %d, want %d (every accepted submission counted)", st.Submitted, want)
 	}
 	fxNoLeak(t, ignore)
 }
@@ -365,13 +365,13 @@ func TestBadInputKeyPauseRespectsOtherJobsLimits(t *testing.T) {
 				close(secondThere)
 			}
 			fxSettle(t, s)
-			if st, _ := s.Key(key); st.Paused == 0 {
+			if st, _ := s.KeyStats(key); st.Paused == 0 {
 				t.Fatalf("key not paused by a hint of %v", tt.hint)
 			}
 			mock.Add(tt.limit)
 			fxSettle(t, s)
 			if !fxDone(second.Done()) {
-				st, _ := s.Key(key)
+				st, _ := s.KeyStats(key)
 				t.Fatalf("the key's second job is still waiting %v after it started, past its limit of %v (key paused for %v more, %d attempts made)",
 					tt.limit, tt.limit, st.Paused, calls.Load())
 			}
@@ -407,7 +407,7 @@ func TestBadInputHintOnLastAttemptPausesKey(t *testing.T) {
 	next := s.Go(context.Background(), func(context.Context) error { calls.Add(1); return nil }, job.Key(key))
 	fxSettle(t, s)
 	if n := calls.Load(); n != 0 {
-		st, _ := s.Key(key)
+		st, _ := s.KeyStats(key)
 		t.Errorf("the key's next job ran at once (%d attempts, key state %+v): the hint of the previous job's last attempt did not pause the key", n, st)
 	}
 	mock.Add(time.Minute + 15*time.Second) // the pause and its spread
@@ -483,7 +483,7 @@ func TestBadInputKeys(t *testing.T) {
 	if st := s.Stats(); st.Keys != 0 {
 		t.Errorf("Stats.Keys = %d after every keyed job ended, want 0 (idle keys dropped)", st.Keys)
 	}
-	if _, ok := s.Key(huge); ok {
+	if _, ok := s.KeyStats(huge); ok {
 		t.Error("the huge key's state was kept after it went idle")
 	}
 	fxCloseWithin(t, s, time.Second)

@@ -139,7 +139,7 @@ func TestBudgetPerKey(t *testing.T) {
 		var left []float64 // the key's budget after each retry was granted
 		f := s.Go(context.Background(), func(context.Context) error { return errBoom },
 			constant(0, job.MaxAttempts(0), job.OnRetry(func(job.Event) {
-				ks, _ := s.Key(key) // hooks run outside the scheduler's lock
+				ks, _ := s.KeyStats(key) // hooks run outside the scheduler's lock
 				mu.Lock()
 				left = append(left, ks.Budget)
 				mu.Unlock()
@@ -154,7 +154,7 @@ func TestBudgetPerKey(t *testing.T) {
 			t.Errorf("key %s: Key().Budget after each retry = %v, want [1 0]", key, left)
 		}
 		mu.Unlock()
-		if _, ok := s.Key(key); ok {
+		if _, ok := s.KeyStats(key); ok {
 			t.Errorf("key %s kept after its job ended; want dropped (and its budget full again)", key)
 		}
 	}
@@ -190,7 +190,7 @@ func TestBudgetOff(t *testing.T) {
 	if f.Attempts() != 50 || !errors.Is(err, job.ErrExhausted) {
 		t.Errorf("Attempts() = %d, err = %v; want 50, job.ErrExhausted", f.Attempts(), err)
 	}
-	if ks, ok := s.Key("k"); ok && ks.Budget != 0 {
+	if ks, ok := s.KeyStats("k"); ok && ks.Budget != 0 {
 		t.Errorf("Key(k).Budget = %v without a budget, want 0", ks.Budget)
 	}
 }

@@ -166,8 +166,8 @@ func TestMapMisusePanicsInCaller(t *testing.T) {
 	fn := func(context.Context, int) (int, error) { return 0, nil }
 	wrong := job.RetryOnResult(func(string) bool { return false })
 	for name, call := range map[string]func(){
-		"Map":    func() { scheduler.Map(context.Background(), s, []int{1, 2}, fn, wrong) },
-		"MapAll": func() { scheduler.MapAll(context.Background(), s, []int{1, 2}, fn, wrong) },
+		"Map":    func() { scheduler.Map(s, context.Background(), []int{1, 2}, fn, wrong) },
+		"MapAll": func() { scheduler.MapAll(s, context.Background(), []int{1, 2}, fn, wrong) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -193,7 +193,7 @@ func TestShutdownStopsMapFeeder(t *testing.T) {
 	inputs := make([]int, 30000)
 	first := make(chan struct{})
 	var once atomic.Bool
-	out := scheduler.Map(context.Background(), s, inputs, func(ctx context.Context, i int) (int, error) {
+	out := scheduler.Map(s, context.Background(), inputs, func(ctx context.Context, i int) (int, error) {
 		if once.CompareAndSwap(false, true) {
 			close(first)
 		}
@@ -229,7 +229,7 @@ func TestShutdownStopsMapFeeder(t *testing.T) {
 func TestMapAfterShutdown(t *testing.T) {
 	s := scheduler.New()
 	s.Close()
-	rs := scheduler.MapAll(context.Background(), s, []int{1, 2, 3}, func(_ context.Context, i int) (int, error) { return i, nil })
+	rs := scheduler.MapAll(s, context.Background(), []int{1, 2, 3}, func(_ context.Context, i int) (int, error) { return i, nil })
 	for _, r := range rs {
 		if je := reasonOf(t, r.Err); je.Reason != job.ErrClosed || je.Attempts != 0 {
 			t.Errorf("result %d: %v after %d attempts, want ErrClosed after 0", r.Index, je.Reason, je.Attempts)

@@ -67,7 +67,7 @@ func ExampleMap() {
 		}
 		return len(host), nil
 	}
-	for r := range scheduler.Map(context.Background(), s, hosts, fetch) {
+	for r := range scheduler.Map(s, context.Background(), hosts, fetch) {
 		results[r.Index] = r // in completion order
 	}
 	for i, r := range results {

@@ -227,9 +227,9 @@ type KeyStats struct {
 	Budget  float64       // retries the key's budget allows now (WithRetryBudget); 0 without a budget
 }
 
-// Key returns a snapshot of key k, and false when the scheduler keeps no
+// KeyStats returns a snapshot of key k, and false when the scheduler keeps no
 // state for it (the key is idle).
-func (s *Scheduler) Key(k string) (KeyStats, bool) {
+func (s *Scheduler) KeyStats(k string) (KeyStats, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ks := s.keys[k]

@@ -65,7 +65,7 @@ func TestKeyLimit(t *testing.T) {
 		if st := s.Stats(); st.Running != 2 || st.Waiting != 3 || st.Keys != 1 {
 			t.Fatalf("Stats() Running %d, Waiting %d, Keys %d; want 2, 3, 1", st.Running, st.Waiting, st.Keys)
 		}
-		if ks, ok := s.Key("a"); !ok || ks.Running != 2 || ks.Waiting != 3 {
+		if ks, ok := s.KeyStats("a"); !ok || ks.Running != 2 || ks.Waiting != 3 {
 			t.Fatalf("Key(a) = %+v, %v; want Running 2, Waiting 3, true", ks, ok)
 		}
 		// Key b runs at once on the one worker left, several times over.
@@ -75,7 +75,7 @@ func TestKeyLimit(t *testing.T) {
 				t.Fatalf("job %d of key b: Wait() = %d, %v; want %d, nil", i, v, err, i)
 			}
 		}
-		if ks, ok := s.Key("b"); ok {
+		if ks, ok := s.KeyStats("b"); ok {
 			t.Errorf("Key(b) = %+v, true after its jobs ended; want dropped", ks)
 		}
 		b.open()
@@ -87,7 +87,7 @@ func TestKeyLimit(t *testing.T) {
 		if got := maxA.Load(); got != 2 {
 			t.Errorf("at most %d attempts of key a ran at once, want 2", got)
 		}
-		if _, ok := s.Key("a"); ok || s.Stats().Keys != 0 {
+		if _, ok := s.KeyStats("a"); ok || s.Stats().Keys != 0 {
 			t.Errorf("Key(a) kept (Stats().Keys = %d) after its jobs ended; want dropped", s.Stats().Keys)
 		}
 		s.Close()
@@ -110,7 +110,7 @@ func TestKeyLimitCountsRunningAttempts(t *testing.T) {
 			return nil
 		}, constant(time.Hour), job.Key("A"))
 		settle(t, s)
-		if ks, _ := s.Key("A"); ks.Running != 0 {
+		if ks, _ := s.KeyStats("A"); ks.Running != 0 {
 			t.Errorf("Key(A).Running = %d while its only job is parked, want 0", ks.Running)
 		}
 		a2 := s.Go(context.Background(), func(context.Context) error { return nil }, job.Key("A"))
@@ -185,7 +185,7 @@ func TestKeyWaitingCountsLiveJobs(t *testing.T) {
 		if st.Waiting != 1 {
 			t.Errorf("Stats().Waiting = %d after canceling one of 2 waiting jobs, want 1", st.Waiting)
 		}
-		if ks, _ := s.Key("a"); ks.Waiting != 1 {
+		if ks, _ := s.KeyStats("a"); ks.Waiting != 1 {
 			t.Errorf("Key(a).Waiting = %d after canceling one of 2 waiting jobs, want 1", ks.Waiting)
 		}
 		inFlight := uint64(st.Queued + st.Running + st.Parked + st.Waiting)
@@ -229,7 +229,7 @@ func TestKeyRetryAfterPause(t *testing.T) {
 		}
 		close(hint)
 		settle(t, s)
-		if ks, ok := s.Key("A"); !ok || ks.Paused != 10*time.Second {
+		if ks, ok := s.KeyStats("A"); !ok || ks.Paused != 10*time.Second {
 			t.Errorf("Key(A) = %+v, %v; want Paused 10s", ks, ok)
 		}
 		if st := s.Stats(); st.PausedKeys != 1 || st.Pauses != 1 || st.Parked+st.Waiting != 2 {
@@ -251,7 +251,7 @@ func TestKeyRetryAfterPause(t *testing.T) {
 		if n1, n2, n3 := len(rec.of("a1")), len(rec.of("a2")), len(rec.of("a3")); n1 != 1 || n2 != 0 || n3 != 0 {
 			t.Fatalf("at 9s, attempts of A: a1 %d, a2 %d, a3 %d; want 1, 0, 0", n1, n2, n3)
 		}
-		if ks, _ := s.Key("A"); ks.Paused != time.Second {
+		if ks, _ := s.KeyStats("A"); ks.Paused != time.Second {
 			t.Errorf("at 9s, Key(A).Paused = %v, want 1s", ks.Paused)
 		}
 
@@ -279,7 +279,7 @@ func TestKeyRetryAfterPause(t *testing.T) {
 		if b2at := rec.of("b2"); len(b2at) != 1 || b2at[0].Sub(t0) != 9*time.Second {
 			t.Errorf("b2 started at %v, want at 9s (key B is not paused)", b2at)
 		}
-		if ks, ok := s.Key("A"); ok {
+		if ks, ok := s.KeyStats("A"); ok {
 			t.Errorf("Key(A) = %+v, true after its jobs ended; want dropped", ks)
 		}
 		s.Close()
@@ -326,7 +326,7 @@ func TestKeyOverlappingHints(t *testing.T) {
 				synctest.Wait()
 				close(r2)
 				settle(t, s)
-				if ks, _ := s.Key("A"); ks.Paused != 20*time.Second {
+				if ks, _ := s.KeyStats("A"); ks.Paused != 20*time.Second {
 					t.Errorf("Key(A).Paused = %v, want 20s", ks.Paused)
 				}
 				mock.Add(20*time.Second - time.Millisecond)
@@ -399,7 +399,7 @@ func TestKeyPausedJobCanceled(t *testing.T) {
 				if isDone(ran) {
 					t.Error("the canceled job ran")
 				}
-				if _, ok := s.Key("A"); ok {
+				if _, ok := s.KeyStats("A"); ok {
 					t.Error("Key(A) kept after its jobs ended; want dropped")
 				}
 				s.Close()
@@ -440,7 +440,7 @@ func TestKeyIdleAfterPauseDropped(t *testing.T) {
 				settle(t, s)
 				mock.Add(c.pause)
 				synctest.Wait()
-				if ks, ok := s.Key("A"); ok {
+				if ks, ok := s.KeyStats("A"); ok {
 					t.Errorf("after the pause: Key(A) = %+v, true; want dropped (the key is idle)", ks)
 				}
 				if st := s.Stats(); st.Keys != 0 {
@@ -580,7 +580,7 @@ func TestKeyStaleHintAfterAbandon(t *testing.T) {
 		if got := s.Stats().Pauses; got != 1 {
 			t.Errorf("Stats().Pauses = %d, want 1 (one hint was returned)", got)
 		}
-		if ks, ok := s.Key("A"); ok && ks.Paused > 0 {
+		if ks, ok := s.KeyStats("A"); ok && ks.Paused > 0 {
 			t.Errorf("Key(A).Paused = %v after an abandoned attempt without a hint, want 0", ks.Paused)
 		}
 		g := s.Go(context.Background(), func(context.Context) error { return nil }, job.Key("A"))

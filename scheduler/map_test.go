@@ -51,7 +51,7 @@ func TestMapCompletionOrder(t *testing.T) {
 	defer s.Close()
 	slow := make(chan struct{})
 	inputs := []int{0, 1, 2, 3, 4}
-	ch := scheduler.Map(context.Background(), s, inputs, func(ctx context.Context, in int) (string, error) {
+	ch := scheduler.Map(s, context.Background(), inputs, func(ctx context.Context, in int) (string, error) {
 		if in == 0 {
 			<-slow
 		}
@@ -88,7 +88,7 @@ func TestMapValues(t *testing.T) {
 	for i := range inputs {
 		inputs[i] = i
 	}
-	ch := scheduler.Map(context.Background(), s, inputs, func(ctx context.Context, in int) (int, error) {
+	ch := scheduler.Map(s, context.Background(), inputs, func(ctx context.Context, in int) (int, error) {
 		if in%2 == 1 {
 			return 0, job.Permanent(errBoom)
 		}
@@ -114,7 +114,7 @@ func TestMapAll(t *testing.T) {
 	s := scheduler.New(scheduler.WithWorkers(8))
 	defer s.Close()
 	inputs := []string{"a", "bb", "ccc", "dddd", ""}
-	rs := scheduler.MapAll(context.Background(), s, inputs, func(ctx context.Context, in string) (int, error) {
+	rs := scheduler.MapAll(s, context.Background(), inputs, func(ctx context.Context, in string) (int, error) {
 		if in == "" {
 			return 0, job.Permanent(errBoom)
 		}
@@ -141,7 +141,7 @@ func TestMapAll(t *testing.T) {
 func TestMapEmpty(t *testing.T) {
 	s := scheduler.New()
 	defer s.Close()
-	ch := scheduler.Map(context.Background(), s, nil, func(context.Context, int) (int, error) { return 0, nil })
+	ch := scheduler.Map(s, context.Background(), nil, func(context.Context, int) (int, error) { return 0, nil })
 	select {
 	case r, ok := <-ch:
 		if ok {
@@ -150,7 +150,7 @@ func TestMapEmpty(t *testing.T) {
 	default:
 		t.Error("channel not closed at once")
 	}
-	if rs := scheduler.MapAll(context.Background(), s, []int{}, func(context.Context, int) (int, error) { return 0, nil }); len(rs) != 0 {
+	if rs := scheduler.MapAll(s, context.Background(), []int{}, func(context.Context, int) (int, error) { return 0, nil }); len(rs) != 0 {
 		t.Errorf("MapAll(empty) = %v, want empty", rs)
 	}
 }
@@ -166,7 +166,7 @@ func TestMapReaderStopsEarly(t *testing.T) {
 		for i := range inputs {
 			inputs[i] = i
 		}
-		ch := scheduler.Map(context.Background(), s, inputs, func(ctx context.Context, in int) (int, error) {
+		ch := scheduler.Map(s, context.Background(), inputs, func(ctx context.Context, in int) (int, error) {
 			if in == 0 {
 				return 0, nil
 			}
@@ -195,7 +195,7 @@ func TestMapCancel(t *testing.T) {
 		for i := range inputs {
 			inputs[i] = i
 		}
-		ch := scheduler.Map(ctx, s, inputs, func(ctx context.Context, in int) (int, error) {
+		ch := scheduler.Map(s, ctx, inputs, func(ctx context.Context, in int) (int, error) {
 			if in < 2 {
 				return in, nil
 			}
@@ -232,8 +232,8 @@ func TestMapPanicsOnNil(t *testing.T) {
 	s := scheduler.New()
 	defer s.Close()
 	fn := func(context.Context, int) (int, error) { return 0, nil }
-	mustPanic(t, "scheduler: ", func() { scheduler.Map(context.Background(), nil, []int{1}, fn) })
+	mustPanic(t, "scheduler: ", func() { scheduler.Map(nil, context.Background(), []int{1}, fn) })
 	//lint:ignore SA1012 a nil context on purpose
-	mustPanic(t, "scheduler: ", func() { scheduler.Map(nil, s, []int{1}, fn) })
-	mustPanic(t, "scheduler: ", func() { scheduler.Map[int, int](context.Background(), s, []int{1}, nil) })
+	mustPanic(t, "scheduler: ", func() { scheduler.Map(s, nil, []int{1}, fn) })
+	mustPanic(t, "scheduler: ", func() { scheduler.Map[int, int](s, context.Background(), []int{1}, nil) })
 }

@@ -29,7 +29,7 @@ type Result[Out any] struct {
 // to every job; one *job.Policy is the cheap path. Map panics, before it
 // returns and in the caller's goroutine, if s, ctx or fn is nil or if a
 // RetryOnResult predicate is for another type than Out.
-func Map[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func(context.Context, In) (Out, error), opts ...job.Option) <-chan Result[Out] {
+func Map[In, Out any](s *Scheduler, ctx context.Context, inputs []In, fn func(context.Context, In) (Out, error), opts ...job.Option) <-chan Result[Out] {
 	switch {
 	case s == nil:
 		panic("scheduler: Map on a nil *Scheduler")
@@ -60,9 +60,9 @@ func Map[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func(co
 }
 
 // MapAll is Map that waits for every result and returns them in input order.
-func MapAll[In, Out any](ctx context.Context, s *Scheduler, inputs []In, fn func(context.Context, In) (Out, error), opts ...job.Option) []Result[Out] {
+func MapAll[In, Out any](s *Scheduler, ctx context.Context, inputs []In, fn func(context.Context, In) (Out, error), opts ...job.Option) []Result[Out] {
 	rs := make([]Result[Out], len(inputs))
-	for r := range Map(ctx, s, inputs, fn, opts...) {
+	for r := range Map(s, ctx, inputs, fn, opts...) {
 		rs[r.Index] = r
 	}
 	return rs

@@ -277,6 +277,11 @@ func (r *modelRun) submit(in *modelInput, try bool) {
 			}
 			r.queueFull++
 			return
+		case r.closed:
+			if !errors.Is(err, job.ErrClosed) || f != nil {
+				r.fatalf("TrySubmit after Shutdown = %v, %v; want nil, ErrClosed", f, err)
+			}
+			return // not accepted: not submitted
 		case err != nil || f == nil:
 			r.fatalf("TrySubmit with %d jobs in flight (WithQueueSize(%d)) = %v, %v; want a future", r.inFlight(), r.queue, f, err)
 		}

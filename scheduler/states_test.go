@@ -212,8 +212,9 @@ func testStateExit(t *testing.T, st jobState, ex jobExit, wantReason, wantShut e
 	}
 }
 
-// TestSubmitAfterEnd: once Shutdown or Close has begun, every way to submit
-// gives a future already resolved with job.ErrClosed and no attempt.
+// TestSubmitAfterEnd: once Shutdown or Close has begun, Submit, Go and Map
+// give futures already resolved with job.ErrClosed and no attempt; TrySubmit
+// and TryGo accept nothing and say job.ErrClosed.
 func TestSubmitAfterEnd(t *testing.T) {
 	ends := []struct {
 		name string
@@ -228,13 +229,15 @@ func TestSubmitAfterEnd(t *testing.T) {
 			e.end(s)
 			var ran atomic.Bool
 			op := func(context.Context) (int, error) { ran.Store(true); return 1, nil }
-			tf, err := scheduler.TrySubmit(s, context.Background(), op)
-			if err != nil {
-				t.Fatalf("TrySubmit error = %v, want nil (and a resolved future)", err)
+			// TrySubmit and TryGo do not accept the job: nil and ErrClosed.
+			if tf, err := scheduler.TrySubmit(s, context.Background(), op); tf != nil || !errors.Is(err, job.ErrClosed) {
+				t.Errorf("TrySubmit = %v, %v; want nil, job.ErrClosed", tf, err)
+			}
+			if tg, err := s.TryGo(context.Background(), func(context.Context) error { return nil }); tg != nil || !errors.Is(err, job.ErrClosed) {
+				t.Errorf("TryGo = %v, %v; want nil, job.ErrClosed", tg, err)
 			}
 			futures := map[string]*job.Future[int]{
-				"Submit":    scheduler.Submit(s, context.Background(), op),
-				"TrySubmit": tf,
+				"Submit": scheduler.Submit(s, context.Background(), op),
 			}
 			for name, f := range futures {
 				if !isDone(f.Done()) {
@@ -250,7 +253,7 @@ func TestSubmitAfterEnd(t *testing.T) {
 			if _, err := g.Wait(context.Background()); !errors.Is(err, job.ErrClosed) {
 				t.Errorf("Go: err = %v, want job.ErrClosed", err)
 			}
-			rs := scheduler.MapAll(context.Background(), s, []int{1, 2}, func(context.Context, int) (int, error) { ran.Store(true); return 1, nil })
+			rs := scheduler.MapAll(s, context.Background(), []int{1, 2}, func(context.Context, int) (int, error) { ran.Store(true); return 1, nil })
 			for _, r := range rs {
 				if !errors.Is(r.Err, job.ErrClosed) {
 					t.Errorf("Map result %d: Err = %v, want job.ErrClosed", r.Index, r.Err)
@@ -259,8 +262,8 @@ func TestSubmitAfterEnd(t *testing.T) {
 			if ran.Load() {
 				t.Error("an operation ran after the scheduler ended")
 			}
-			if st := checkEnded(t, s); st.Submitted != 5 || st.Canceled != 5 {
-				t.Errorf("Stats() Submitted %d, Canceled %d; want 5, 5", st.Submitted, st.Canceled)
+			if st := checkEnded(t, s); st.Submitted != 4 || st.Canceled != 4 {
+				t.Errorf("Stats() Submitted %d, Canceled %d; want 4, 4 (Submit, Go, two Map inputs)", st.Submitted, st.Canceled)
 			}
 		})
 	}

@@ -119,7 +119,7 @@ func TestStressDistinctKeys(t *testing.T) {
 		t.Errorf("Stats() Succeeded %d, Keys %d; want %d, 0", st.Succeeded, st.Keys, n)
 	}
 	for i := range n {
-		if ks, ok := s.Key(strconv.Itoa(i)); ok {
+		if ks, ok := s.KeyStats(strconv.Itoa(i)); ok {
 			t.Fatalf("Key(%d) = %+v, true after its job ended; want dropped", i, ks)
 		}
 	}

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 
 	"github.com/rebound-go/rebound/internal/core"
@@ -26,8 +25,9 @@ func Submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 	return f
 }
 
-// TrySubmit is Submit that never blocks: when the scheduler is full it
-// returns nil and ErrQueueFull.
+// TrySubmit is Submit that never blocks. It returns nil and the reason
+// whenever the job was not accepted: ErrQueueFull when the scheduler is
+// full, job.ErrClosed once it has shut down.
 func TrySubmit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts ...job.Option) (*job.Future[T], error) {
 	return submit(s, ctx, op, opts, false)
 }
@@ -38,7 +38,8 @@ func (s *Scheduler) Go(ctx context.Context, op func(context.Context) error, opts
 	return f
 }
 
-// TryGo is TrySubmit for an operation that returns only an error.
+// TryGo is TrySubmit for an operation that returns only an error: nil and
+// ErrQueueFull or job.ErrClosed when the job was not accepted.
 func (s *Scheduler) TryGo(ctx context.Context, op func(context.Context) error, opts ...job.Option) (*job.Future[struct{}], error) {
 	return goErr(s, ctx, op, opts, false)
 }
@@ -86,16 +87,18 @@ func (s *Scheduler) envWith(rnd *rand.Rand) *core.Env {
 	return &core.Env{Cancel: s.env.Cancel, Clock: s.clock, Rand: rnd, Epoch: s.epoch}
 }
 
-// start admits and queues f.
+// start admits and queues f. A blocking start always returns a future
+// (resolved at once when f was not admitted); a non-blocking one returns
+// nil and the reason (ErrQueueFull, job.ErrClosed) when f was not accepted.
 func start[T any](s *Scheduler, ctx context.Context, f *core.Future[T], block bool) (*job.Future[T], error) {
 	t := f.Task()
 	if err := s.admitOne(ctx, block); err != nil {
-		if errors.Is(err, ErrQueueFull) {
+		if !block {
 			return nil, err
 		}
 		s.reject(t, err)
-	} else {
-		s.enqueue(t)
+	} else if err := s.enqueue(t, block); err != nil {
+		return nil, err
 	}
 	return (*job.Future[T])(f), nil
 }
@@ -134,11 +137,18 @@ func (s *Scheduler) reject(t *core.Task, reason error) {
 	t.Resolve(t.Fail(reason), false)
 }
 
-// enqueue queues an admitted job.
-func (s *Scheduler) enqueue(t *core.Task) {
+// enqueue queues an admitted job. When the scheduler has stopped intake
+// meanwhile, a blocking caller's job resolves with job.ErrClosed; a
+// non-blocking caller's is given back and enqueue returns job.ErrClosed.
+func (s *Scheduler) enqueue(t *core.Task, block bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed && !block {
+		s.admit.Release(1)
+		return job.ErrClosed
+	}
 	s.enqueueLocked(t)
+	return nil
 }
 
 // enqueueAll queues admitted jobs under one lock.

@@ -176,7 +176,7 @@ func fanOut(c config, client *http.Client, url string, out io.Writer) *summary {
 
 	// Map submits one job per input and delivers the results as they
 	// complete.
-	results := scheduler.Map(ctx, s, ids, op, policy)
+	results := scheduler.Map(s, ctx, ids, op, policy)
 
 	p := newProgress(out, c.calls)
 	tick := time.NewTicker(p.every)

@@ -114,6 +114,8 @@ func run(args []string, out io.Writer) int {
 		fmt.Fprintf(out, "%-16s %4d/s %6d %9d %5d %10d %13d %7s\n",
 			h.name, h.limit, r.pages, r.requests, r.tooMany, r.inFlight, r.whilePaused, r.paused)
 	}
+	fmt.Fprintf(out, "  in flight: requests that reached a paused host already on their way when its pause began (the client could not know yet;\n"+
+		"             at most -per-host - 1 = %d per pause, forgiven); while paused: requests sent after the client had been told to pause\n", c.perHost-1)
 	fmt.Fprintf(out, "fetched %d/%d pages in %v; pauses recorded by the scheduler: %d\n",
 		fetched, c.hosts*c.pages, wall.Round(time.Millisecond), st.Pauses)
 	fmt.Fprintf(out, "requests sent while a host had said to pause: %d\n", whilePaused)
@@ -147,7 +149,7 @@ func scrape(c config, client *http.Client, hosts []*host) (int, scheduler.Stats)
 		if c.naive {
 			opts = opts[:1] // no key: each job only honours its own 429s
 		}
-		results = append(results, scheduler.Map(ctx, s, urls, func(ctx context.Context, url string) (int, error) {
+		results = append(results, scheduler.Map(s, ctx, urls, func(ctx context.Context, url string) (int, error) {
 			return fetch(ctx, client, url)
 		}, opts...))
 	}
