@@ -1,6 +1,8 @@
-// Command quickstart is the shortest useful Rebound program: it submits one
-// flaky operation to a scheduler and waits for its result, retrying with
-// exponential backoff in between.
+// Command quickstart is the shortest useful Rebound program, and the
+// README's quick start: the code from "package main" on is the README's,
+// character for character (a test checks). It submits one flaky operation
+// to a scheduler and waits for its result, retrying with exponential
+// backoff in between.
 //
 //	go run ./examples/quickstart
 //
@@ -12,10 +14,7 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/rebound-go/rebound/job"
@@ -23,25 +22,20 @@ import (
 	"github.com/rebound-go/rebound/wait"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout)) }
-
-func run(args []string, out io.Writer) int {
-	if err := flag.NewFlagSet("quickstart", flag.ContinueOnError).Parse(args); err != nil {
-		return 2
-	}
+func main() {
 	ctx := context.Background()
 
-	// A scheduler runs jobs on a pool of workers. A failed attempt waits on
-	// a timer heap, not in a sleeping goroutine. Shut it down when done.
+	// A scheduler runs jobs on a pool of workers; a failed attempt waits on
+	// a timer heap, not in a sleeping goroutine.
 	s := scheduler.New(scheduler.WithWorkers(4))
-	defer s.Shutdown(ctx)
+	defer s.Shutdown(ctx) // drains: running, queued and parked jobs finish
 
 	// A policy says how to retry. Build it once and share it between jobs.
 	policy := job.NewPolicy(
 		job.MaxAttempts(5), // 5 attempts in all, the first included
 		job.Wait(wait.Exponential(50*time.Millisecond, 2, time.Second)),
 		job.OnRetry(func(e job.Event) {
-			fmt.Fprintf(out, "attempt %d failed (%v); retrying in %v\n",
+			fmt.Printf("attempt %d failed (%v); retrying in %v\n",
 				e.Attempt, e.Err, e.Wait.Round(time.Millisecond))
 		}),
 	)
@@ -55,14 +49,12 @@ func run(args []string, out io.Writer) int {
 		return "hello, world", nil
 	}
 
-	// Submit returns a future at once; Wait blocks until the job has ended.
-	f := scheduler.Submit(s, ctx, fetch, policy)
-	v, err := f.Wait(ctx)
+	f := scheduler.Submit(s, ctx, fetch, policy) // returns a future at once
+	v, err := f.Wait(ctx)                        // blocks until the job has ended
 	if err != nil {
 		// A *job.Error says why the job gave up and keeps the last error.
-		fmt.Fprintln(out, "gave up:", err)
-		return 1
+		fmt.Println("gave up:", err)
+		return
 	}
-	fmt.Fprintf(out, "got %q after %d attempts\n", v, f.Attempts())
-	return 0
+	fmt.Printf("got %q after %d attempts\n", v, f.Attempts())
 }
