@@ -19,11 +19,14 @@ func TestMain(m *testing.M) {
 var (
 	acceptedRE = regexp.MustCompile(`accepted=(\d+) running=`)
 	finalRE    = regexp.MustCompile(`(?m)^accepted=(\d+) succeeded=(\d+) gave_up=(\d+) canceled=(\d+) lost=(\d+)$`)
+	refusedRE  = regexp.MustCompile(`(?m)^jobs refused at first, the scheduler being full \(ErrQueueFull\): (\d+)$`)
+	leftRE     = regexp.MustCompile(`(?m)^left on the queue, never accepted: (\d+)$`)
+	loadRE     = regexp.MustCompile(`(?m)^load: the jobs keep about ([\d.]+) of the (\d+) workers busy on average`)
 )
 
 // signaler is the output of a run: it keeps what run writes and, once a
-// status line shows at least n accepted jobs, calls stop, as a SIGINT
-// would through signal.NotifyContext.
+// status line shows at least n accepted jobs (n > 0), calls stop, as a
+// SIGINT would through signal.NotifyContext.
 type signaler struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
@@ -34,7 +37,7 @@ type signaler struct {
 func (s *signaler) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m := acceptedRE.FindSubmatch(p); m != nil {
+	if m := acceptedRE.FindSubmatch(p); m != nil && s.n > 0 {
 		if n, _ := strconv.Atoi(string(m[1])); n >= s.n {
 			s.stop()
 		}
@@ -48,11 +51,15 @@ func (s *signaler) String() string {
 	return s.buf.String()
 }
 
-// tally is the final line of a run.
-type tally struct{ accepted, succeeded, gaveUp, canceled, lost int }
+// tally is the final lines of a run.
+type tally struct {
+	accepted, succeeded, gaveUp, canceled, lost int
+	refused, left                               int // jobs refused at first; left on the queue
+}
 
 // runWorker runs the worker with args until it has accepted at least n jobs,
-// then stops it, and returns its output and final tally.
+// then stops it, and returns its output and final tally. With n = 0 the
+// run stops by itself (-for).
 func runWorker(t *testing.T, n int, args ...string) (string, tally) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,7 +79,17 @@ func runWorker(t *testing.T, n int, args ...string) (string, tally) {
 	for i := range v {
 		v[i], _ = strconv.Atoi(m[i+1])
 	}
-	tl := tally{v[0], v[1], v[2], v[3], v[4]}
+	tl := tally{accepted: v[0], succeeded: v[1], gaveUp: v[2], canceled: v[3], lost: v[4]}
+	for _, f := range []struct {
+		re *regexp.Regexp
+		n  *int
+	}{{refusedRE, &tl.refused}, {leftRE, &tl.left}} {
+		m := f.re.FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("output lacks a line matching %q", f.re)
+		}
+		*f.n, _ = strconv.Atoi(m[1])
+	}
 	if tl.lost != 0 || tl.accepted != tl.succeeded+tl.gaveUp+tl.canceled {
 		t.Errorf("accepted=%d succeeded=%d gave_up=%d canceled=%d lost=%d: a job is unaccounted for",
 			tl.accepted, tl.succeeded, tl.gaveUp, tl.canceled, tl.lost)
@@ -107,5 +124,51 @@ func TestWorkerDeadline(t *testing.T) {
 	}
 	if !strings.Contains(text, "drain deadline passed") {
 		t.Errorf("output lacks %q", "drain deadline passed")
+	}
+}
+
+// TestWorkerDefaults runs the worker as `go run ./examples/worker` does (only
+// the status line comes more often): the workers keep up with the jobs, so
+// none is ever refused for want of room and none is left on the queue when
+// it stops.
+func TestWorkerDefaults(t *testing.T) {
+	text, tl := runWorker(t, 60, "-every", "20ms")
+	m := loadRE.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("output lacks the load line (a steady state) matching %q", loadRE)
+	}
+	load, _ := strconv.ParseFloat(m[1], 64)
+	workers, _ := strconv.Atoi(m[2])
+	if load > float64(workers)/2 {
+		t.Errorf("the defaults keep %.1f of %d workers busy, want at most half", load, workers)
+	}
+	if tl.refused != 0 {
+		t.Errorf("%d jobs refused at first (ErrQueueFull) with the defaults, want 0: the worker is overloaded", tl.refused)
+	}
+	if tl.left != 0 {
+		t.Errorf("%d jobs left on the queue with the defaults, want 0", tl.left)
+	}
+	if strings.Contains(text, "overload") {
+		t.Errorf("the defaults report an overload")
+	}
+}
+
+// TestWorkerOverload: with more work than the workers can do, the worker
+// says so, the scheduler refuses jobs past -limit, the excess stays on the
+// queue, and every accepted job is still accounted for.
+func TestWorkerOverload(t *testing.T) {
+	text, tl := runWorker(t, 0, "-overload", "-rate", "400", "-every", "20ms", "-limit", "20",
+		"-slow", "0.3", "-slow-for", "30s", "-drain", "100ms", "-for", "1s")
+	if !strings.Contains(text, "overload: the jobs bring about") {
+		t.Errorf("output does not explain the overload")
+	}
+	if !strings.Contains(text, "8 workers, jobs arriving") {
+		t.Errorf("-overload did not set 8 workers")
+	}
+	if tl.refused == 0 {
+		t.Errorf("no job refused at first under overload, want some")
+	}
+	if tl.left == 0 {
+		t.Errorf("no job left on the queue under overload, want some")
 	}
 }
