@@ -114,8 +114,8 @@ func run(args []string, out io.Writer) int {
 		fmt.Fprintf(out, "%-16s %4d/s %6d %9d %5d %10d %13d %7s\n",
 			h.name, h.limit, r.pages, r.requests, r.tooMany, r.inFlight, r.whilePaused, r.paused)
 	}
-	fmt.Fprintf(out, "  in flight: requests that reached a paused host already on their way when its pause began (the client could not know yet;\n"+
-		"             at most -per-host - 1 = %d per pause, forgiven); while paused: requests sent after the client had been told to pause\n", c.perHost-1)
+	fmt.Fprintf(out, "  in flight: requests already on their way when their host's pause began: the client could not know yet (at most -per-host - 1 = %d a pause)\n"+
+		"  while paused: requests sent after the client had been told to pause (must be 0)\n", c.perHost-1)
 	fmt.Fprintf(out, "fetched %d/%d pages in %v; pauses recorded by the scheduler: %d\n",
 		fetched, c.hosts*c.pages, wall.Round(time.Millisecond), st.Pauses)
 	fmt.Fprintf(out, "requests sent while a host had said to pause: %d\n", whilePaused)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -44,7 +45,10 @@ func runScraper(t *testing.T, args ...string) (string, []row) {
 // TestScraperHonoursPause: keyed by host, the scraper fetches every page
 // and sends no request to a host that has told it to pause.
 func TestScraperHonoursPause(t *testing.T) {
-	_, rows := runScraper(t, "-hosts", "3", "-pages", "12", "-limit", "5", "-per-host", "2")
+	text, rows := runScraper(t, "-hosts", "3", "-pages", "12", "-limit", "5", "-per-host", "2")
+	if want := "  in flight: requests already on their way when their host's pause began"; !strings.Contains(text, want) {
+		t.Errorf("output lacks the legend of the in flight column, %q", want)
+	}
 	if len(rows) != 3 {
 		t.Fatalf("report has %d host rows, want 3", len(rows))
 	}
