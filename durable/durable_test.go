@@ -13,7 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/rebound-go/rebound/durable"
-	"github.com/rebound-go/rebound/internal/testredis"
+	"github.com/rebound-go/rebound/durable/redistest"
 	"github.com/rebound-go/rebound/jitter"
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/wait"
@@ -771,7 +771,7 @@ type refuser struct {
 
 func newRefuser(t *testing.T) *refuser {
 	r := &refuser{}
-	r.addr = testredis.Proxy(t, redisOpt(t).Addr, func(cmd []string) bool {
+	r.addr = redistest.Proxy(t, redisOpt(t).Addr, func(cmd []string) bool {
 		if len(cmd) < 3 || !strings.EqualFold(cmd[0], "HSET") || cmd[2] != "result" {
 			return false
 		}

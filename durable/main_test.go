@@ -11,16 +11,18 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rebound-go/rebound/durable"
-	"github.com/rebound-go/rebound/internal/testredis"
+	"github.com/rebound-go/rebound/durable/redistest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests against a Redis (see redistest): REBOUND_REDIS_ADDR,
+// or a redis-server of this binary's own.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(redistest.WithServer(m, "durable")) }
 
-// redisOpt returns the test Redis (see testredis.Addr); database 1 is this
+// redisOpt returns the test Redis (see redistest.Addr); database 1 is this
 // package's.
 func redisOpt(t testing.TB) asynq.RedisClientOpt {
 	t.Helper()
-	return asynq.RedisClientOpt{Addr: testredis.Addr(t), DB: 1}
+	return asynq.RedisClientOpt{Addr: redistest.Addr(t), DB: 1}
 }
 
 // queueName returns a queue of the test's own, so tests never see each

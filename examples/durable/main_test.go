@@ -22,7 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rebound-go/rebound/durable"
-	"github.com/rebound-go/rebound/internal/testredis"
+	"github.com/rebound-go/rebound/durable/redistest"
 )
 
 // childEnv makes the test binary a worker process of this command, with
@@ -39,11 +39,13 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	goleak.VerifyTestMain(m)
+	// The Redis tests run against REBOUND_REDIS_ADDR, or a redis-server of
+	// this binary's own (see redistest); the child above never starts one.
+	goleak.VerifyTestMain(redistest.WithServer(m, "examples/durable"))
 }
 
-// redisAddr returns the test Redis (see testredis.Addr).
-func redisAddr(t *testing.T) string { return testredis.Addr(t) }
+// redisAddr returns the test Redis (see redistest.Addr).
+func redisAddr(t *testing.T) string { return redistest.Addr(t) }
 
 // The example's database; durable's tests use 1.
 const db = 2

@@ -1,39 +1,15 @@
-// Package testredis finds the Redis server that tests of the durable module
-// and its example run against.
-package testredis
+package redistest
 
 import (
 	"bufio"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
-
-// Addr returns the address of the test Redis: REBOUND_REDIS_ADDR, else
-// 127.0.0.1:6379. When none answers the test is skipped, unless CI is set:
-// in CI the Redis tests must run (.ci/run starts a server and sets both).
-func Addr(t testing.TB) string {
-	t.Helper()
-	addr := os.Getenv("REBOUND_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and no Redis answers at %s (REBOUND_REDIS_ADDR): %v", addr, err)
-		}
-		t.Skipf("no Redis at %s (set REBOUND_REDIS_ADDR; .ci/run starts one): %v", addr, err)
-	}
-	conn.Close()
-	return addr
-}
 
 // Proxy starts a RESP proxy in front of the Redis at backend and returns
 // its address; the test's cleanup stops it. Each command passes through,
@@ -125,7 +101,7 @@ func relay(c, b net.Conn, fail func(cmd []string) bool) {
 func readRESP(r *bufio.Reader) (raw []byte, strs []string, err error) {
 	line, err := r.ReadBytes('\n')
 	if err != nil || len(line) < 3 {
-		return nil, nil, fmt.Errorf("testredis: bad RESP line %q: %v", line, err)
+		return nil, nil, fmt.Errorf("redistest: bad RESP line %q: %v", line, err)
 	}
 	raw = line
 	n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
@@ -151,5 +127,5 @@ func readRESP(r *bufio.Reader) (raw []byte, strs []string, err error) {
 		}
 		return raw, strs, nil
 	}
-	return nil, nil, fmt.Errorf("testredis: unknown RESP type %q", line[0])
+	return nil, nil, fmt.Errorf("redistest: unknown RESP type %q", line[0])
 }
