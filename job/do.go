@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-
-	"github.com/rebound-go/rebound/internal/core"
 )
 
 // realClock is the clock when none is given.
@@ -31,7 +29,7 @@ func Do[T any](ctx context.Context, op func(context.Context) (T, error), opts ..
 	if op == nil {
 		panic("job: Do with a nil operation")
 	}
-	p, key, clk, rnd := resolve(core.Default, opts)
+	p, key, clk, rnd := resolve(defaults, opts)
 	return run(ctx, op, p, key, clk, rnd)
 }
 
@@ -42,8 +40,8 @@ func Wrap[A, T any](fn func(context.Context, A) (T, error), opts ...Option) func
 	if fn == nil {
 		panic("job: Wrap of a nil function")
 	}
-	p, key, clk, rnd := resolve(core.Default, opts)
-	core.CheckResult[T](p)
+	p, key, clk, rnd := resolve(defaults, opts)
+	CheckResult[T](p)
 	return func(ctx context.Context, a A) (T, error) {
 		if ctx == nil {
 			panic("job: wrapped function called with a nil context")
@@ -52,86 +50,76 @@ func Wrap[A, T any](fn func(context.Context, A) (T, error), opts ...Option) func
 	}
 }
 
+// epoch is the epoch of Do's runs: the process start, on the monotonic clock.
+var epoch = time.Now()
+
 // defaultEnv is the environment of a call with no Clock or Rand option:
 // shared, never written.
-var defaultEnv = core.Env{Clock: realClock, Epoch: core.Epoch}
+var defaultEnv = Env{Clock: realClock, Epoch: epoch}
 
 // run is the inline executor of the state machine.
-func run[T any](ctx context.Context, op func(context.Context) (T, error), p *core.Policy, key string, clk clock.Clock, rnd *rand.Rand) (T, error) {
-	core.CheckResult[T](p)
+func run[T any](ctx context.Context, op func(context.Context) (T, error), p *Policy, key string, clk clock.Clock, rnd *rand.Rand) (T, error) {
+	CheckResult[T](p)
 	// The fast path: a policy that needs no time, a context with no
 	// deadline, not inside another job. The first attempt needs no state;
 	// most calls end here.
-	if !p.NeedsTime() && ctx.Err() == nil {
-		if _, hasDeadline := ctx.Deadline(); !hasDeadline && !core.Marked(ctx) {
-			v, retryValue, err := call(ctx, op, p)
-			if err == nil && !retryValue {
+	if !p.needsTime && ctx.Err() == nil {
+		if _, hasDeadline := ctx.Deadline(); !hasDeadline && !marked(ctx) {
+			v, o := invoke(ctx, OpFunc[T](op), p)
+			if !o.Failed() {
 				return v, nil // no hooks: a policy with hooks needs time
 			}
-			return loop(ctx, op, p, key, clk, rnd, &outcome[T]{v, retryValue, err})
+			return loop(ctx, op, p, key, clk, rnd, &first[T]{v, o})
 		}
 	}
 	return loop(ctx, op, p, key, clk, rnd, nil)
 }
 
-// outcome is an attempt's result.
-type outcome[T any] struct {
-	v          T
-	retryValue bool
-	err        error
+// first is the first attempt's result, when run's fast path made it.
+type first[T any] struct {
+	v T
+	o Outcome
 }
 
-// loop runs attempts until the state machine ends the job. first, if not
-// nil, is the outcome of the first attempt, made by run's fast path.
-func loop[T any](ctx context.Context, op func(context.Context) (T, error), p *core.Policy, key string, clk clock.Clock, rnd *rand.Rand, first *outcome[T]) (T, error) {
+// loop runs attempts until the state machine ends the job.
+func loop[T any](ctx context.Context, op func(context.Context) (T, error), p *Policy, key string, clk clock.Clock, rnd *rand.Rand, done *first[T]) (T, error) {
 	env := &defaultEnv
 	if clk != nil || rnd != nil {
 		if clk == nil {
 			clk = realClock
 		}
-		env = &core.Env{Clock: clk, Rand: rnd, Epoch: core.Epoch}
+		env = &Env{Clock: clk, Rand: rnd, Epoch: epoch}
 	}
-	var r core.Run
-	r.Init(ctx, p, key, env)
 	var (
+		r    Run
 		last T
 		nap  sleeper
 	)
+	r.Start(ctx, p, key, env)
 	defer nap.stop()
 	for {
-		var o outcome[T]
-		if first != nil {
+		var v T
+		var o Outcome
+		if done != nil {
 			r.Begin()
-			o, first = *first, nil
+			v, o, done = done.v, done.o, nil
 		} else {
 			if ctx.Err() != nil {
 				return result(p, last), r.Fail(context.Cause(ctx))
 			}
 			if r.Late() {
-				return result(p, last), r.Fail(core.ErrDeadline)
+				return result(p, last), r.Fail(ErrDeadline)
 			}
-			n := r.Begin()
-			actx := ctx
-			var ac *core.AttemptCtx
-			if timeout, bounded := r.AttemptTimeout(); bounded {
-				ac = new(core.AttemptCtx)
-				ac.Start(ctx, n, timeout, bounded, env.Clock, true)
-				actx = ac
-			} else if n > 1 || core.Marked(ctx) {
-				actx = core.Mark(ctx, n)
-			}
-			o.v, o.retryValue, o.err = call(actx, op, p)
-			if ac != nil {
-				ac.End()
-			}
+			r.Begin()
+			v, o = Call(ctx, &r, nil, OpFunc[T](op))
 		}
-		last = o.v
-		d := r.Judge(o.err, o.retryValue, core.Cause(ctx))
-		switch d.Verdict {
-		case core.Succeed:
+		last = v
+		d := r.Judge(o, cause(ctx))
+		switch {
+		case d.Succeeded():
 			r.Succeeded()
-			return o.v, nil
-		case core.GiveUp:
+			return v, nil
+		case !d.Retry:
 			final := r.Fail(d.Reason)
 			r.GaveUp(final)
 			return result(p, last), final
@@ -188,24 +176,9 @@ func (s *sleeper) stop() {
 	}
 }
 
-// call runs one attempt, recovering a panic into a permanent error.
-func call[T any](ctx context.Context, op func(context.Context) (T, error), p *core.Policy) (v T, retryValue bool, err error) {
-	defer func() {
-		if x := recover(); x != nil {
-			var zero T
-			v, retryValue, err = zero, false, core.Recovered(x)
-		}
-	}()
-	v, err = op(ctx)
-	if err == nil && p.Result != nil {
-		retryValue = p.Result.(func(T) bool)(v)
-	}
-	return v, retryValue, err
-}
-
 // result is what a job that gave up returns as its value.
-func result[T any](p *core.Policy, last T) T {
-	if p.Result != nil {
+func result[T any](p *Policy, last T) T {
+	if p.result != nil {
 		return last
 	}
 	var zero T

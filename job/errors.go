@@ -1,11 +1,11 @@
 package job
 
 import (
+	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
-
-	"github.com/rebound-go/rebound/internal/core"
 )
 
 // The reasons a job gives up, found with errors.Is on the job's error. The
@@ -13,18 +13,18 @@ import (
 // (context.Canceled, also for Future.Cancel; context.DeadlineExceeded).
 var (
 	// ErrExhausted: MaxAttempts used up, or the wait strategy ran out.
-	ErrExhausted = core.ErrExhausted
+	ErrExhausted = errors.New("job: attempts exhausted")
 	// ErrDeadline: MaxElapsed or the context's deadline reached, or the next
 	// attempt would start after it, or a Retry-After hint above MaxWait.
-	ErrDeadline = core.ErrDeadline
+	ErrDeadline = errors.New("job: deadline reached")
 	// ErrPermanent: the error was marked Permanent, the operation panicked,
 	// or RetryIf said no.
-	ErrPermanent = core.ErrPermanent
+	ErrPermanent = errors.New("job: permanent error")
 	// ErrBudget: the scheduler's retry budget denied the retry. It is a
 	// client-side limit: no retry was sent, the server said nothing.
-	ErrBudget = core.ErrBudget
+	ErrBudget = errors.New("job: retry budget exhausted (client-side limit: no retry was sent)")
 	// ErrClosed: the scheduler was shut down or closed before the job ended.
-	ErrClosed = core.ErrClosed
+	ErrClosed = errors.New("job: scheduler closed")
 )
 
 // Error is the error of a job that did not succeed. Unwrap returns Reason and
@@ -80,24 +80,94 @@ func (e *PanicError) Unwrap() error {
 
 // Permanent marks err as not to be retried: the job gives up at once with
 // ErrPermanent, and Last is err. Permanent(nil) is nil.
-func Permanent(err error) error { return core.Permanent(err) }
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanent{err}
+}
+
+// permanent marks an error as not retryable.
+type permanent struct{ err error }
+
+func (p *permanent) Error() string { return p.err.Error() }
+func (p *permanent) Unwrap() error { return p.err }
 
 // RetryAfter marks err with a "not before d" hint, as from a 429 or 503
 // answer's Retry-After header: the next attempt waits at least d (the
 // jittered delay, if longer, wins). A negative d counts as 0. RetryAfter(nil,
 // d) is nil. Any error in the chain with a RetryAfter() time.Duration method
 // is honoured the same way.
-func RetryAfter(err error, d time.Duration) error { return core.RetryAfter(err, d) }
-
-func init() {
-	core.MakeError = func(reason, last error, attempts int, elapsed time.Duration) error {
-		return &Error{Reason: reason, Last: last, Attempts: attempts, Elapsed: elapsed}
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
 	}
-	core.MakePanic = func(v any, stack []byte) error { return &PanicError{Value: v, Stack: stack} }
-	core.Inspect = inspect
-	core.ApplyOption = func(o any, b *core.Builder) {
-		if o, ok := o.(Option); ok && o != nil {
-			o.apply(b)
+	return &hinted{err, max(d, 0)}
+}
+
+// hinted carries a Retry-After hint.
+type hinted struct {
+	err error
+	d   time.Duration
+}
+
+func (h *hinted) Error() string             { return h.err.Error() }
+func (h *hinted) Unwrap() error             { return h.err }
+func (h *hinted) RetryAfter() time.Duration { return h.d }
+
+// errRejected is the Last error of a job whose final attempt returned a value
+// that RetryOnResult rejected, with no error of its own.
+var errRejected = errors.New("job: result rejected by RetryOnResult")
+
+// walk returns the first error in err's tree (depth first, as errors.As
+// walks it) for which match is true, or nil. Unlike errors.As it needs no
+// escaping target, so it does not allocate.
+func walk(err error, match func(error) bool) error {
+	for err != nil {
+		if match(err) {
+			return err
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if found := walk(e, match); found != nil {
+					return found
+				}
+			}
+			return nil
+		default:
+			return nil
 		}
 	}
+	return nil
+}
+
+func isPermanent(e error) bool { _, ok := e.(*permanent); return ok }
+
+func hasHint(e error) bool {
+	_, ok := e.(interface{ RetryAfter() time.Duration })
+	return ok
+}
+
+// classify reads what err says of itself: its Retry-After hint (-1: none)
+// and whether it is marked permanent. A panic in one of err's own methods
+// (RetryAfter, Unwrap) is recovered into bad, a permanent *PanicError that
+// does not wrap err, so that nothing walks into the broken error again.
+func classify(err error) (hint time.Duration, perm bool, bad error) {
+	hint = -1
+	if err == nil {
+		return hint, false, nil
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			hint, perm = -1, true
+			bad = fmt.Errorf("job: a method of the attempt's error panicked: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	if h := walk(err, hasHint); h != nil {
+		hint = max(h.(interface{ RetryAfter() time.Duration }).RetryAfter(), 0)
+	}
+	return hint, walk(err, isPermanent) != nil, nil
 }

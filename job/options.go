@@ -7,7 +7,6 @@ import (
 
 	"github.com/benbjohnson/clock"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/jitter"
 	"github.com/rebound-go/rebound/wait"
 )
@@ -16,115 +15,14 @@ import (
 // Rand). Options apply left to right; a later option wins. A nil Option is
 // ignored. Options are values, safe to reuse and share.
 type Option interface {
-	apply(b *core.Builder)
-}
-
-// Policy is an immutable set of policy options, built once with NewPolicy and
-// shared by any number of jobs and goroutines. A *Policy is an Option that
-// sets exactly the fields that were set when it was built. The zero value is
-// not usable; a nil *Policy is an ignored option.
-type Policy core.Shared
-
-// NewPolicy builds a Policy from policy options. Per-job options (Key, Clock,
-// Rand) do not belong in a policy: NewPolicy panics on them.
-func NewPolicy(opts ...Option) *Policy {
-	var b core.Builder
-	b.Reset(nil)
-	for _, o := range opts {
-		switch o.(type) {
-		case nil:
-			continue
-		case keyOpt, clockOpt, randOpt:
-			panic(fmt.Sprintf("job: NewPolicy: %T is per-job data, not policy: pass it beside the Policy", o))
-		}
-		o.apply(&b)
-	}
-	p := new(Policy)
-	(*core.Shared)(p).P = b.Standalone()
-	return p
-}
-
-func (p *Policy) apply(b *core.Builder) {
-	if p != nil {
-		b.Use((*core.Shared)(p))
-	}
-}
-
-// String describes the policy's effective settings.
-func (p *Policy) String() string {
-	q := &(*core.Shared)(p).P
-	return fmt.Sprintf("Policy{MaxAttempts: %d, MaxElapsed: %v, AttemptTimeout: %v, MaxWait: %v}",
-		q.MaxAttempts, q.MaxElapsed, q.AttemptTimeout, q.MaxWait)
-}
-
-// resolve turns opts into a policy over base and the per-job data, without
-// allocating when opts are at most one *Policy plus per-job options. It is
-// core.Resolve with a type switch on job's own option types instead of
-// core's installed classifier: on Do's success path (about 17 ns) the
-// classifier's indirect call, or a struct result, costs a third more.
-func resolve(base *core.Policy, opts []Option) (p *core.Policy, key string, clk clock.Clock, rnd *rand.Rand) {
-	var shared *core.Shared
-	slow := false
-	for _, o := range opts {
-		switch o := o.(type) {
-		case nil:
-		case *Policy:
-			if shared != nil {
-				slow = true
-			} else if o != nil {
-				shared = (*core.Shared)(o)
-			}
-		case keyOpt:
-			key = string(o)
-		case clockOpt:
-			clk = o.c
-		case randOpt:
-			rnd = o.r
-		default:
-			slow = true
-		}
-	}
-	if !slow {
-		if shared == nil {
-			return base, key, clk, rnd
-		}
-		return shared.Over(base), key, clk, rnd
-	}
-	b := new(core.Builder)
-	b.Reset(base)
-	for _, o := range opts {
-		if o != nil {
-			o.apply(b)
-		}
-	}
-	return b.Policy(), key, clk, rnd
-}
-
-// inspect describes o for executors (core.Inspect).
-func inspect(o any) core.OptInfo {
-	switch o := o.(type) {
-	case nil:
-		return core.OptInfo{}
-	case *Policy:
-		if o == nil {
-			return core.OptInfo{}
-		}
-		return core.OptInfo{Kind: core.KindShared, Shared: (*core.Shared)(o)}
-	case keyOpt:
-		return core.OptInfo{Kind: core.KindKey, Key: string(o)}
-	case clockOpt:
-		return core.OptInfo{Kind: core.KindClock, Clock: o.c}
-	case randOpt:
-		return core.OptInfo{Kind: core.KindRand, Rand: o.r}
-	}
-	return core.OptInfo{Kind: core.KindField}
+	apply(b *builder)
 }
 
 type maxAttempts int
 
-func (o maxAttempts) apply(b *core.Builder) {
-	p := b.Edit()
-	p.MaxAttempts, p.Set = int(o), p.Set|core.FMaxAttempts
+func (o maxAttempts) apply(b *builder) {
+	p := b.edit()
+	p.maxAttempts, p.set = int(o), p.set|fMaxAttempts
 }
 
 // MaxAttempts sets the number of attempts in all, the first included; 0
@@ -138,53 +36,53 @@ func MaxAttempts(n int) Option {
 
 // durationOpt sets one of the policy's durations.
 type durationOpt struct {
-	field core.Field
+	field field
 	d     time.Duration
 }
 
-func (o durationOpt) apply(b *core.Builder) {
-	p := b.Edit()
+func (o durationOpt) apply(b *builder) {
+	p := b.edit()
 	switch o.field {
-	case core.FMaxElapsed:
-		p.MaxElapsed = o.d
-	case core.FAttemptTimeout:
-		p.AttemptTimeout = o.d
-	case core.FMaxWait:
-		p.MaxWait = o.d
+	case fMaxElapsed:
+		p.maxElapsed = o.d
+	case fAttemptTimeout:
+		p.attemptTimeout = o.d
+	case fMaxWait:
+		p.maxWait = o.d
 	}
-	p.Set |= o.field
+	p.set |= o.field
 }
 
-func duration(field core.Field, name string, d time.Duration) Option {
+func duration(f field, name string, d time.Duration) Option {
 	if d < 0 {
 		panic(fmt.Sprintf("job: %s must be >= 0 (0 means none), got %v", name, d))
 	}
-	return durationOpt{field, d}
+	return durationOpt{f, d}
 }
 
 // MaxElapsed bounds the job's whole run, from submission (from the call, for
 // Do) on the monotonic clock: it also bounds each attempt's context, and the
 // job gives up with ErrDeadline rather than start an attempt after it. 0
 // means no bound (the default). It panics if d < 0.
-func MaxElapsed(d time.Duration) Option { return duration(core.FMaxElapsed, "MaxElapsed", d) }
+func MaxElapsed(d time.Duration) Option { return duration(fMaxElapsed, "MaxElapsed", d) }
 
 // AttemptTimeout gives each attempt its own deadline; its expiry is an
 // ordinary, retryable error. 0 means none (the default). It panics if d < 0.
 func AttemptTimeout(d time.Duration) Option {
-	return duration(core.FAttemptTimeout, "AttemptTimeout", d)
+	return duration(fAttemptTimeout, "AttemptTimeout", d)
 }
 
 // MaxWait is the ceiling on any single wait. A jittered delay above it is cut
 // to it; a Retry-After hint above it ends the job with ErrDeadline (a server
 // saying "come back in a year" ends the job; it does not park it for a year).
 // 0 means no ceiling. Default 1h. It panics if d < 0.
-func MaxWait(d time.Duration) Option { return duration(core.FMaxWait, "MaxWait", d) }
+func MaxWait(d time.Duration) Option { return duration(fMaxWait, "MaxWait", d) }
 
 type waitOpt struct{ s wait.Strategy }
 
-func (o waitOpt) apply(b *core.Builder) {
-	p := b.Edit()
-	p.Wait, p.Set = o.s, p.Set|core.FWait
+func (o waitOpt) apply(b *builder) {
+	p := b.edit()
+	p.wait, p.set = o.s, p.set|fWait
 }
 
 // Wait sets the delay strategy. Default wait.Exponential(100ms, 2, 30s). It
@@ -198,9 +96,9 @@ func Wait(s wait.Strategy) Option {
 
 type jitterOpt struct{ j jitter.Jitter }
 
-func (o jitterOpt) apply(b *core.Builder) {
-	p := b.Edit()
-	p.Jitter, p.Set = o.j, p.Set|core.FJitter
+func (o jitterOpt) apply(b *builder) {
+	p := b.edit()
+	p.jitter, p.set = o.j, p.set|fJitter
 }
 
 // Jitter sets how a base delay becomes the delay waited: Jitter(jitter.Full)
@@ -216,11 +114,11 @@ func Jitter(j jitter.Jitter) Option {
 
 type retryIf func(error) bool
 
-func (o retryIf) apply(b *core.Builder) {
-	p := b.Edit()
-	p.RetryIf, p.Set = o, p.Set|core.FRetryIf
+func (o retryIf) apply(b *builder) {
+	p := b.edit()
+	p.retryIf, p.set = o, p.set|fRetryIf
 	if o == nil {
-		p.RetryIf = nil
+		p.retryIf = nil
 	}
 }
 
@@ -235,9 +133,9 @@ type resultOpt struct {
 	name string
 }
 
-func (o resultOpt) apply(b *core.Builder) {
-	p := b.Edit()
-	p.Result, p.ResultType, p.Set = o.f, o.name, p.Set|core.FResult
+func (o resultOpt) apply(b *builder) {
+	p := b.edit()
+	p.result, p.resultType, p.set = o.f, o.name, p.set|fResult
 }
 
 // RetryOnResult retries an attempt that returned no error but a value for
@@ -249,50 +147,45 @@ func RetryOnResult[T any](f func(T) bool) Option {
 	if f == nil {
 		return resultOpt{}
 	}
-	return resultOpt{f, core.TypeName[T]()}
+	return resultOpt{f, typeName[T]()}
 }
 
 type hookOpt struct {
-	which core.Field
-	f     func(core.Event)
+	which field
+	f     func(Event)
 }
 
-func (o hookOpt) apply(b *core.Builder) {
-	p := b.Edit()
+func (o hookOpt) apply(b *builder) {
+	p := b.edit()
 	switch o.which {
-	case core.FOnRetry:
-		p.OnRetry = o.f
-	case core.FOnGiveUp:
-		p.OnGiveUp = o.f
-	case core.FOnSuccess:
-		p.OnSuccess = o.f
+	case fOnRetry:
+		p.onRetry = o.f
+	case fOnGiveUp:
+		p.onGiveUp = o.f
+	case fOnSuccess:
+		p.onSuccess = o.f
 	}
-	p.Set |= o.which
+	p.set |= o.which
 }
 
-func hook(which core.Field, f func(Event)) Option {
-	if f == nil {
-		return hookOpt{which: which}
-	}
-	return hookOpt{which, func(e core.Event) { f(Event(e)) }}
-}
+func hook(which field, f func(Event)) Option { return hookOpt{which, f} }
 
 // OnRetry calls f when a retry has been decided, before the wait (Python
 // backoff's on_backoff); Event.Wait is the wait and Event.Err the attempt's
 // error. nil removes the hook.
-func OnRetry(f func(Event)) Option { return hook(core.FOnRetry, f) }
+func OnRetry(f func(Event)) Option { return hook(fOnRetry, f) }
 
 // OnGiveUp calls f when the job gives up after an attempt; Event.Err is the
 // job's *Error. nil removes the hook.
-func OnGiveUp(f func(Event)) Option { return hook(core.FOnGiveUp, f) }
+func OnGiveUp(f func(Event)) Option { return hook(fOnGiveUp, f) }
 
 // OnSuccess calls f when an attempt succeeds. nil removes the hook.
-func OnSuccess(f func(Event)) Option { return hook(core.FOnSuccess, f) }
+func OnSuccess(f func(Event)) Option { return hook(fOnSuccess, f) }
 
 type keyOpt string
 
-// Per-job data is read by resolve and core.Resolve, not applied to a policy.
-func (keyOpt) apply(*core.Builder) {}
+// Per-job data is read by resolve, not applied to a policy.
+func (keyOpt) apply(*builder) {}
 
 // Key sets the job's key: per-job data, not policy. On a scheduler, jobs with
 // the same key share per-key limits, Retry-After pauses and retry budget. ""
@@ -301,7 +194,7 @@ func Key(k string) Option { return keyOpt(k) }
 
 type clockOpt struct{ c clock.Clock }
 
-func (clockOpt) apply(*core.Builder) {}
+func (clockOpt) apply(*builder) {}
 
 // Clock sets the clock Do and Wrap use (default: the real clock); pass a
 // *clock.Mock in tests. A scheduler uses its own clock (scheduler.WithClock)
@@ -310,7 +203,7 @@ func Clock(c clock.Clock) Option { return clockOpt{c} }
 
 type randOpt struct{ r *rand.Rand }
 
-func (randOpt) apply(*core.Builder) {}
+func (randOpt) apply(*builder) {}
 
 // Rand sets the random source of the job's jitter and randomised strategies;
 // with a seeded source a job's delays are reproducible. The source is used

@@ -5,7 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/rebound-go/rebound/internal/core"
 )
 
 // Budget configures a retry budget (WithRetryBudget), in the manner of
@@ -145,29 +144,28 @@ func (b *bucket) withdraw(now int64) { addSat(b.at(now), -unit) }
 func addSat(p *int64, d int64) { *p = min(max(*p+d, -maxUnits), maxUnits) }
 
 // deposit records a first attempt of t. Called with mu.
-func (s *Scheduler) deposit(t *core.Task) {
+func (s *Scheduler) deposit(t *task) {
 	if s.budget == nil {
 		return
 	}
 	now := s.now()
 	s.globalBucket().deposit(now)
-	if ks := s.keys[t.Key]; ks != nil && t.Key != "" {
+	if ks := s.keys[t.run.Key()]; ks != nil && t.run.Key() != "" {
 		s.keyBucket(ks).deposit(now)
 	}
 }
 
 // spend asks the budget for a retry of t and withdraws its token. It reports
-// false when the budget (scheduler-wide or the key's) denies it.
-func (s *Scheduler) spend(t *core.Task) bool {
+// false when the budget (scheduler-wide or the key's) denies it. Called with
+// mu.
+func (s *Scheduler) spend(t *task) bool {
 	if s.budget == nil {
 		return true
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
 	g := s.globalBucket()
 	var kb *bucket
-	if ks := s.keys[t.Key]; ks != nil && t.Key != "" {
+	if ks := s.keys[t.run.Key()]; ks != nil && t.run.Key() != "" {
 		kb = s.keyBucket(ks)
 	}
 	if !g.allows(now) || (kb != nil && !kb.allows(now)) {

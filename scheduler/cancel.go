@@ -3,39 +3,38 @@ package scheduler
 import (
 	"context"
 
-	"github.com/rebound-go/rebound/internal/core"
 )
 
 // watch is the one registration the scheduler keeps per distinct job context
-// (per Done channel): the jobs under it, in a list through Task.Watch,
+// (per Done channel): the jobs under it, in a list through task.watch,
 // and one context.AfterFunc. Canceling a context that a million jobs share
 // runs one callback, not a million goroutines.
 type watch struct {
 	ctx  context.Context
-	head *core.Task
+	head *task
 	n    int
 	stop func() bool
 }
 
 // watchCtx registers t with its context's watch. Called with mu.
-func (s *Scheduler) watchCtx(t *core.Task) {
-	done := t.Ctx.Done()
+func (s *Scheduler) watchCtx(t *task) {
+	done := t.ctx.Done()
 	if done == nil {
 		return // never canceled
 	}
 	w := s.watches[done]
 	if w == nil {
-		w = &watch{ctx: t.Ctx}
+		w = &watch{ctx: t.ctx}
 		s.watches[done] = w
 		s.callbacks.Add(1)
-		w.stop = context.AfterFunc(t.Ctx, func() {
+		w.stop = context.AfterFunc(t.ctx, func() {
 			defer s.callbacks.Done()
 			s.ctxDone(done)
 		})
 	}
-	t.Watch = &core.Link{Next: w.head}
+	t.watch = &link{next: w.head}
 	if w.head != nil {
-		w.head.Watch.Prev = t
+		w.head.watch.prev = t
 	}
 	w.head = t
 	w.n++
@@ -43,24 +42,24 @@ func (s *Scheduler) watchCtx(t *core.Task) {
 
 // unwatch removes t from its context's watch, dropping the watch when it is
 // empty. Called with mu.
-func (s *Scheduler) unwatch(t *core.Task) {
-	l := t.Watch
+func (s *Scheduler) unwatch(t *task) {
+	l := t.watch
 	if l == nil {
 		return
 	}
-	t.Watch = nil
-	w := s.watches[t.Ctx.Done()]
-	if l.Prev != nil {
-		l.Prev.Watch.Next = l.Next
+	t.watch = nil
+	w := s.watches[t.ctx.Done()]
+	if l.prev != nil {
+		l.prev.watch.next = l.next
 	} else {
-		w.head = l.Next
+		w.head = l.next
 	}
-	if l.Next != nil {
-		l.Next.Watch.Prev = l.Prev
+	if l.next != nil {
+		l.next.watch.prev = l.prev
 	}
 	w.n--
 	if w.n == 0 {
-		delete(s.watches, t.Ctx.Done())
+		delete(s.watches, t.ctx.Done())
 		if w.stop() {
 			s.callbacks.Done() // the callback will never run
 		}
@@ -77,14 +76,14 @@ func (s *Scheduler) ctxDone(done <-chan struct{}) {
 	}
 	cause := context.Cause(w.ctx)
 	for t := w.head; t != nil; {
-		next := t.Watch.Next
+		next := t.watch.next
 		s.cancel(t, cause)
 		t = next
 	}
 }
 
 // cancelTask is how job.Future.Cancel reaches the scheduler (Task.Canceler).
-func (s *Scheduler) cancelTask(t *core.Task) {
+func (s *Scheduler) cancelTask(t *task) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cancel(t, context.Canceled)
@@ -93,15 +92,15 @@ func (s *Scheduler) cancelTask(t *core.Task) {
 // cancel ends t with cause: at once when it is queued, waiting or parked;
 // when it is running, by canceling its attempt's context (it ends when the
 // attempt returns). Called with mu.
-func (s *Scheduler) cancel(t *core.Task, cause error) {
-	switch t.State {
+func (s *Scheduler) cancel(t *task, cause error) {
+	switch t.state {
 	case sQueued, sParked, sGated:
-		if t.State == sGated {
+		if t.state == sGated {
 			s.nWaiting--
 		}
-		s.finish(t, t.Fail(cause), endCanceled, true)
+		s.resolve(t, t.run.Fail(cause), endCanceled)
 	case sRunning, sJudging:
-		t.SetStop(cause)
-		t.CancelAttempt()
+		t.setStop(cause)
+		t.cancelAttempt()
 	}
 }

@@ -1,33 +1,32 @@
 package scheduler
 
-import "github.com/rebound-go/rebound/internal/core"
 
 // timerHeap is a min-heap of parked tasks by Due; each task knows its index,
 // so removal is O(log n). Not safe for concurrent use: the scheduler's lock
 // guards it.
-type timerHeap []*core.Task
+type timerHeap []*task
 
-func (h timerHeap) less(i, j int) bool { return h[i].Due < h[j].Due }
+func (h timerHeap) less(i, j int) bool { return h[i].due < h[j].due }
 
 func (h timerHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].Index = int32(i)
-	h[j].Index = int32(j)
+	h[i].index = int32(i)
+	h[j].index = int32(j)
 }
 
-func (h *timerHeap) push(t *core.Task) {
-	t.Index = int32(len(*h))
+func (h *timerHeap) push(t *task) {
+	t.index = int32(len(*h))
 	*h = append(*h, t)
 	h.up(len(*h) - 1)
 }
 
 // popMin removes and returns the earliest task.
-func (h *timerHeap) popMin() *core.Task {
+func (h *timerHeap) popMin() *task {
 	return h.remove(0)
 }
 
 // remove removes the task at index i.
-func (h *timerHeap) remove(i int) *core.Task {
+func (h *timerHeap) remove(i int) *task {
 	old := *h
 	n := len(old) - 1
 	t := old[i]
@@ -41,7 +40,7 @@ func (h *timerHeap) remove(i int) *core.Task {
 			h.up(i)
 		}
 	}
-	t.Index = -1
+	t.index = -1
 	if n == 0 && cap(old) > 1024 {
 		*h = nil // let a burst's array go
 	}

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
 )
 
@@ -45,16 +44,16 @@ func (s *Scheduler) key(k string) *keyState {
 
 // gate decides whether queued task t may run now; if not, it parks t (its
 // key is paused) or makes it wait for a slot of its key. A task that holds a
-// slot already (t.Slot) passes. Called with mu.
-func (s *Scheduler) gate(t *core.Task) bool {
-	if t.Key == "" {
+// slot already (t.slot) passes. Called with mu.
+func (s *Scheduler) gate(t *task) bool {
+	if t.run.Key() == "" {
 		return true
 	}
-	ks := s.key(t.Key)
+	ks := s.key(t.run.Key())
 	if ks.paused != never {
 		if now := s.now(); now < ks.paused {
-			if t.Slot { // it held a slot: give it back
-				t.Slot = false
+			if t.slot { // it held a slot: give it back
+				t.slot = false
 				ks.running--
 			}
 			s.waitPause(t, ks, now)
@@ -62,27 +61,27 @@ func (s *Scheduler) gate(t *core.Task) bool {
 		}
 		ks.paused = never
 	}
-	if t.Slot {
+	if t.slot {
 		return true
 	}
 	if s.cfg.keyLimit > 0 && ks.running >= s.cfg.keyLimit {
-		t.State = sGated
+		t.state = sGated
 		ks.waiting.push(t)
 		s.nWaiting++
 		s.changed()
 		return false
 	}
 	ks.running++
-	t.Slot = true
+	t.slot = true
 	return true
 }
 
 // waitPause parks queued task t until its key's pause has passed (spread,
 // see resumeAt), or ends it with job.ErrDeadline when the pause outlasts its
 // limits. Called with mu.
-func (s *Scheduler) waitPause(t *core.Task, ks *keyState, now int64) {
+func (s *Scheduler) waitPause(t *task, ks *keyState, now int64) {
 	if s.outlasts(t, now, ks.paused) {
-		s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
+		s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
 		return
 	}
 	s.parkAt(t, s.resumeAt(ks, now, t))
@@ -91,11 +90,11 @@ func (s *Scheduler) waitPause(t *core.Task, ks *keyState, now int64) {
 // outlasts reports whether waiting from now until due (a key's pause) would
 // break t's limits: its deadline, or MaxWait on a single wait. Such a job
 // gives up with job.ErrDeadline, as it would for a hint of its own.
-func (s *Scheduler) outlasts(t *core.Task, now, due int64) bool {
-	if dl, ok := t.DeadlineAt(); ok && due >= dl {
+func (s *Scheduler) outlasts(t *task, now, due int64) bool {
+	if dl, ok := s.deadlineOf(t); ok && due >= dl {
 		return true
 	}
-	mw := t.Policy.MaxWait
+	mw := t.run.Policy().MaxWait()
 	return mw > 0 && due-now > int64(mw)
 }
 
@@ -103,20 +102,20 @@ func (s *Scheduler) outlasts(t *core.Task, now, due int64) bool {
 // random point in the first quarter of the pause's length after its end (at
 // most 5s, and within the job's deadline and MaxWait), so that a pause does
 // not end in a burst. Called with mu.
-func (s *Scheduler) resumeAt(ks *keyState, now int64, t *core.Task) int64 {
+func (s *Scheduler) resumeAt(ks *keyState, now int64, t *task) int64 {
 	spread := min((ks.paused-now)/4, int64(5*time.Second))
-	if dl, ok := t.DeadlineAt(); ok {
+	if dl, ok := s.deadlineOf(t); ok {
 		spread = min(spread, dl-1-ks.paused)
 	}
-	if mw := int64(t.Policy.MaxWait); mw > 0 {
+	if mw := int64(t.run.Policy().MaxWait()); mw > 0 {
 		spread = min(spread, now+mw-ks.paused)
 	}
 	if spread <= 0 {
 		return ks.paused
 	}
 	var r int64
-	if t.Env.Rand != nil {
-		r = t.Env.Rand.Int64N(spread + 1)
+	if rnd := t.run.Env().Rand; rnd != nil {
+		r = rnd.Int64N(spread + 1)
 	} else {
 		r = rand.Int64N(spread + 1)
 	}
@@ -126,11 +125,11 @@ func (s *Scheduler) resumeAt(ks *keyState, now int64, t *core.Task) int64 {
 // pause records a Retry-After hint from t's attempt as a pause of its key:
 // no attempt of the key starts before the hint has passed; the later end
 // wins. Called with mu.
-func (s *Scheduler) pause(t *core.Task, hint time.Duration) {
-	if hint <= 0 || t.Key == "" {
+func (s *Scheduler) pause(t *task, hint time.Duration) {
+	if hint <= 0 || t.run.Key() == "" {
 		return
 	}
-	ks := s.key(t.Key)
+	ks := s.key(t.run.Key())
 	end := s.dueAfter(hint)
 	if end > ks.paused {
 		ks.paused = end
@@ -147,26 +146,27 @@ func (s *Scheduler) pause(t *core.Task, hint time.Duration) {
 // release gives back the key slot t held for its attempt; it lets the next
 // waiting job of the key run and drops the key's state once it is idle.
 // Called with mu.
-func (s *Scheduler) release(t *core.Task) {
-	if !t.Slot {
+func (s *Scheduler) release(t *task) {
+	if !t.slot {
 		return
 	}
-	t.Slot = false
-	ks := s.keys[t.Key]
+	t.slot = false
+	ks := s.keys[t.run.Key()]
 	ks.running--
 	s.admitWaiting(ks)
-	s.dropIfIdle(t.Key, ks)
+	s.dropIfIdle(t.run.Key(), ks)
 }
 
 // keyJobDone records that a job of t's key has ended. Called with mu.
-func (s *Scheduler) keyJobDone(t *core.Task) {
+func (s *Scheduler) keyJobDone(t *task) {
 	s.release(t)
-	if t.Key == "" {
+	if !t.keyed {
 		return
 	}
-	if ks := s.keys[t.Key]; ks != nil {
+	t.keyed = false
+	if ks := s.keys[t.run.Key()]; ks != nil {
 		ks.jobs--
-		s.dropIfIdle(t.Key, ks)
+		s.dropIfIdle(t.run.Key(), ks)
 	}
 }
 
@@ -175,18 +175,18 @@ func (s *Scheduler) keyJobDone(t *core.Task) {
 func (s *Scheduler) admitWaiting(ks *keyState) {
 	for ks.waiting.len() > 0 && (s.cfg.keyLimit == 0 || ks.running < s.cfg.keyLimit) {
 		w := ks.waiting.pop()
-		if w.State != sGated {
+		if w.state != sGated {
 			continue // canceled while waiting
 		}
 		s.nWaiting--
 		if now := s.now(); ks.paused != never && now < ks.paused {
-			w.State = sQueued
+			w.state = sQueued
 			s.waitPause(w, ks, now) // on the heap, without a slot
 			continue
 		}
 		ks.running++
-		w.Slot = true
-		w.State = sQueued
+		w.slot = true
+		w.state = sQueued
 		s.ready.push(w)
 		s.signal()
 	}
@@ -242,7 +242,7 @@ func (s *Scheduler) KeyStats(k string) (KeyStats, bool) {
 	}
 	st := KeyStats{Running: ks.running}
 	for i := 0; i < ks.waiting.len(); i++ {
-		if ks.waiting.at(i).State == sGated {
+		if ks.waiting.at(i).state == sGated {
 			st.Waiting++
 		}
 	}
@@ -253,4 +253,13 @@ func (s *Scheduler) KeyStats(k string) (KeyStats, bool) {
 		st.Budget = ks.budget.balance(s.now())
 	}
 	return st, true
+}
+
+// keyOf returns t's key state, or nil when t has no key or its key has
+// none. Called with mu.
+func (s *Scheduler) keyOf(t *task) *keyState {
+	if k := t.run.Key(); k != "" {
+		return s.keys[k]
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
 )
 
@@ -38,17 +37,17 @@ func Map[In, Out any](s *Scheduler, ctx context.Context, inputs []In, fn func(co
 	case fn == nil:
 		panic("scheduler: Map of a nil function")
 	}
-	r := core.Resolve(s.defaults, opts)
-	core.CheckResult[Out](r.Policy)
+	cfg := job.Configure(s.defaults, opts...)
+	job.CheckResult[Out](cfg.Policy)
 	out := make(chan Result[Out], len(inputs))
 	if len(inputs) == 0 {
 		close(out)
 		return out
 	}
-	m := &mapping[In, Out]{fn: fn, out: out, policy: r.Policy, key: r.Key, env: s.envWith(r.Rand)}
+	m := &mapping[In, Out]{fn: fn, out: out, cfg: cfg}
 	m.left.Store(int64(len(inputs)))
 	s.mu.Lock()
-	if s.closed {
+	if s.phase.Load() != open {
 		s.mu.Unlock()
 		m.reject(s, inputs, 0)
 		return out
@@ -75,9 +74,7 @@ type mapping[In, Out any] struct {
 	fn     func(context.Context, In) (Out, error)
 	out    chan Result[Out]
 	left   atomic.Int64 // results not yet sent; the last one closes out
-	policy *core.Policy
-	key    string
-	env    *core.Env
+	cfg    job.Config
 }
 
 // item is one input's job: the operation and its completion in one
@@ -88,7 +85,7 @@ type item[In, Out any] struct {
 	idx int
 }
 
-// Run is the job's operation (core.Op).
+// Run is the job's operation (job.Op).
 func (it *item[In, Out]) Run(ctx context.Context) (Out, error) { return it.m.fn(ctx, it.in) }
 
 // Done receives the job's result as it resolves.
@@ -103,35 +100,40 @@ func (m *mapping[In, Out]) send(r Result[Out]) {
 	}
 }
 
-// feed submits the inputs. It stops as soon as the scheduler stops intake:
-// the inputs left resolve with job.ErrClosed without being submitted.
+// feed submits the inputs, as Submit does (start): a batch that fits in the
+// admission bound at once is queued under one lock; otherwise each job waits
+// for room. It stops as soon as the scheduler stops intake: the inputs left
+// resolve with job.ErrClosed without being submitted.
 func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In) {
 	defer s.feeders.Done()
 	items := make([]item[In, Out], len(inputs))
-	var batch [mapBatch]*core.Task
+	var batch [mapBatch]*typedTask[Out]
 	defer clear(batch[:])
 	for lo := 0; lo < len(inputs); lo += mapBatch {
 		n := min(mapBatch, len(inputs)-lo)
-		// A batch admitted at once is queued under one lock; when the
-		// scheduler has no room for a whole batch, its jobs go one by one,
-		// waiting for room as Submit does.
-		whole := !s.closedFlag.Load() && s.admit.TryAcquire(int64(n))
+		if s.phase.Load() != open {
+			m.reject(s, inputs, lo)
+			return
+		}
 		for k := range n {
-			if !whole && s.closedFlag.Load() {
+			it := &items[lo+k]
+			it.m, it.in, it.idx = m, inputs[lo+k], lo+k
+			batch[k] = newTask[Out](s, ctx, it, &m.cfg)
+		}
+		if s.tryTake(int64(n)) {
+			s.mu.Lock()
+			for _, t := range batch[:n] {
+				s.enqueueLocked(&t.task, true)
+			}
+			s.mu.Unlock()
+			continue
+		}
+		for k, t := range batch[:n] {
+			if s.phase.Load() != open {
 				m.reject(s, inputs, lo+k)
 				return
 			}
-			it := &items[lo+k]
-			it.m, it.in, it.idx = m, inputs[lo+k], lo+k
-			f := core.NewFuture[Out](ctx, it, m.policy, m.key, m.env)
-			if whole {
-				batch[k] = f.Task()
-			} else {
-				start(s, ctx, f, true)
-			}
-		}
-		if whole {
-			s.enqueueAll(batch[:n])
+			s.admit(&t.task, true)
 		}
 	}
 }
@@ -146,6 +148,6 @@ func (m *mapping[In, Out]) reject(s *Scheduler, inputs []In, from int) {
 	s.changed()
 	s.mu.Unlock()
 	for i := from; i < len(inputs); i++ {
-		m.send(Result[Out]{Index: i, Err: core.MakeError(job.ErrClosed, nil, 0, 0)})
+		m.send(Result[Out]{Index: i, Err: &job.Error{Reason: job.ErrClosed}})
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/benbjohnson/clock"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/internal/redact"
 	"github.com/rebound-go/rebound/job"
 )
@@ -98,13 +97,14 @@ func WithRand(seed uint64) Option {
 // options. Per-job options (job.Key, job.Clock, job.Rand) are not allowed
 // here: it panics on them.
 func WithDefaults(opts ...job.Option) Option {
-	for _, o := range opts {
-		switch k := core.Inspect(o).Kind; k {
-		case core.KindKey, core.KindClock, core.KindRand:
-			panic(fmt.Sprintf("scheduler: WithDefaults: %T is per-job data, not policy: pass it to Submit", o))
-		}
-	}
-	p := job.NewPolicy(opts...)
+	p := func() *job.Policy {
+		defer func() {
+			if v := recover(); v != nil {
+				panic(fmt.Sprintf("scheduler: WithDefaults: %v", v))
+			}
+		}()
+		return job.NewPolicy(opts...)
+	}()
 	return optionFunc(func(c *config) { c.defaults = append(c.defaults, p) })
 }
 

@@ -1,20 +1,19 @@
 package scheduler
 
-import "github.com/rebound-go/rebound/internal/core"
 
 // queue is a FIFO ring of tasks. Not safe for concurrent use: the
 // scheduler's lock guards it.
 type queue struct {
-	buf        []*core.Task
+	buf        []*task
 	head, size int
 }
 
 func (q *queue) len() int { return q.size }
 
-func (q *queue) push(t *core.Task) {
+func (q *queue) push(t *task) {
 	if q.size == len(q.buf) {
 		n := max(16, 2*len(q.buf))
-		buf := make([]*core.Task, n)
+		buf := make([]*task, n)
 		k := copy(buf, q.buf[q.head:])
 		copy(buf[k:], q.buf[:q.head])
 		q.buf, q.head = buf, 0
@@ -23,7 +22,7 @@ func (q *queue) push(t *core.Task) {
 	q.size++
 }
 
-func (q *queue) pop() *core.Task {
+func (q *queue) pop() *task {
 	if q.size == 0 {
 		return nil
 	}
@@ -38,4 +37,4 @@ func (q *queue) pop() *core.Task {
 }
 
 // at returns the i-th task from the head.
-func (q *queue) at(i int) *core.Task { return q.buf[(q.head+i)%len(q.buf)] }
+func (q *queue) at(i int) *task { return q.buf[(q.head+i)%len(q.buf)] }

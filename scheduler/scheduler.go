@@ -8,73 +8,71 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"golang.org/x/sync/semaphore"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
-)
-
-// Task states (core.Task.State), guarded by Scheduler.mu.
-const (
-	sNew       uint8 = iota
-	sQueued          // in the fresh or ready queue
-	sRunning         // on a worker: the attempt
-	sJudging         // on a worker: the attempt has returned; verdict and hooks
-	sParked          // on the timer heap
-	sGated           // waiting for its key (limit or pause)
-	sDone            // resolved (a queued tombstone is skipped)
-	sAbandoned       // resolved while its attempt still ran
 )
 
 // Scheduler runs jobs on a bounded pool of workers and parks failed attempts
 // on a timer heap until their retry is due. It is safe for concurrent use.
 // Create one with New and end it with Shutdown or Close; the zero value is
 // not usable.
+//
+// Its lifecycle is one phase (open, draining, cancelling, stopped), moved
+// forward only, under mu. One function, resolve, ends every job, whatever
+// ended it.
 type Scheduler struct {
 	cfg      config
-	env      *core.Env
+	env      *job.Env
 	clock    clock.Clock
 	epoch    time.Time
-	defaults *core.Policy
-	admit    *semaphore.Weighted
+	defaults *job.Policy // nil: the package defaults
 
-	// closing ends when intake stops; Submit calls blocked on admission
-	// watch it.
-	closing     context.Context
-	stopIntake  context.CancelFunc
-	closedFlag  atomic.Bool
-	drained     chan struct{}  // closed once intake stopped and no job is left
-	workersDone sync.WaitGroup // attached workers and the timer goroutine
+	// Admission (WithQueueSize): jobs admitted and not resolved. A
+	// submission takes a place with one atomic operation while there is
+	// room; Submit calls blocked on a full scheduler wait in admitWaiters.
+	admitted     atomic.Int64
+	nAdmitWait   atomic.Int32 // len(admitWaiters), readable without mu
+
+	phase       atomic.Int32  // written with mu; read anywhere
+	closing     chan struct{} // closed when intake stops
+	drained     chan struct{} // closed once intake has stopped and no job is left
+	workersDone sync.WaitGroup
 	callbacks   sync.WaitGroup // ctx watch callbacks
-	feeders     sync.WaitGroup // Map's submitting goroutines; Add only with mu, before intake stops
+	feeders     sync.WaitGroup // Map's submitting goroutines; Add only with mu, while open
 
-	mu        sync.Mutex
-	work      sync.Cond // workers wait here for work
-	fresh     queue     // new submissions
-	ready     queue     // retries due, and jobs released by their key: before fresh
-	heap      timerHeap
-	slots     []*core.Task // the task on each worker, by worker id
-	freeIDs   []int
-	idle      int // workers waiting on work
-	wakes     int // signals sent and not yet taken
-	workers   int // attached workers
-	running   int
-	inflight  int   // admitted, not resolved
-	closed    bool  // intake stopped
-	stopping  bool  // workers and the timer goroutine exit when idle
-	cancelAll error // non-nil once every job must end with it
-	timerOn   bool
-	armed     int64 // the due time the heap's timer is armed for; never: none
-	sweepAt   int64 // when a key pause ends and idle keys must be swept; never: none
-	nWaiting  int   // tasks waiting for a key slot
-	wake      chan struct{}
-	watches   map[<-chan struct{}]*watch
-	waiters   []*waiter
-	keys      map[string]*keyState
-	budget    *budget
-	global    *bucket
-	st        Stats
+	mu           sync.Mutex
+	work         sync.Cond // workers wait here for work
+	fresh        queue     // new submissions
+	ready        queue     // retries due, and jobs released by their key: before fresh
+	heap         timerHeap
+	slots        []*task // the task on each worker, by worker id
+	freeIDs      []int
+	idle         int // workers waiting on work
+	wakes        int // signals sent and not yet taken
+	workers      int // attached workers
+	running      int
+	inflight     int // admitted and queued, not resolved
+	timerOn      bool
+	armed        int64 // the due time the heap's timer is armed for; never: none
+	sweepAt      int64 // when a key pause ends and idle keys must be swept; never: none
+	nWaiting     int   // tasks waiting for a key slot
+	wake         chan struct{}
+	watches      map[<-chan struct{}]*watch
+	waiters      []*waiter
+	admitWaiters []chan struct{}
+	keys         map[string]*keyState
+	budget       *budget
+	global       *bucket
+	st           Stats
 }
+
+// The phases of a scheduler's life.
+const (
+	open       int32 = iota // accepting jobs
+	draining                // Shutdown: intake stopped, jobs run to their end
+	cancelling              // every job left ends with job.ErrClosed
+	stopped                 // workers and the timer goroutine exit when idle
+)
 
 // New returns a Scheduler configured by opts (see the With* options for the
 // defaults). Its goroutines start as work arrives.
@@ -86,33 +84,26 @@ func New(opts ...Option) *Scheduler {
 		}
 	}
 	s := &Scheduler{
-		cfg:      cfg,
-		clock:    cfg.clock,
-		admit:    semaphore.NewWeighted(int64(cfg.queueSize)),
-		drained:  make(chan struct{}),
-		slots:    make([]*core.Task, cfg.workers),
-		armed:    never,
-		sweepAt:  never,
-		wake:     make(chan struct{}, 1),
-		watches:  make(map[<-chan struct{}]*watch),
-		keys:     make(map[string]*keyState),
-		defaults: core.Default,
-		budget:   cfg.budget,
+		cfg:     cfg,
+		clock:   cfg.clock,
+		closing: make(chan struct{}),
+		drained: make(chan struct{}),
+		slots:   make([]*task, cfg.workers),
+		armed:   never,
+		sweepAt: never,
+		wake:    make(chan struct{}, 1),
+		watches: make(map[<-chan struct{}]*watch),
+		keys:    make(map[string]*keyState),
+		budget:  cfg.budget,
 	}
 	s.epoch = s.clock.Now()
-	s.env = &core.Env{Cancel: s.cancelTask, Clock: s.clock, Rand: cfg.rand, Epoch: s.epoch}
+	s.env = &job.Env{Clock: s.clock, Rand: cfg.rand, Epoch: s.epoch}
 	s.work.L = &s.mu
-	s.closing, s.stopIntake = context.WithCancel(context.Background())
 	for i := cfg.workers - 1; i >= 0; i-- {
 		s.freeIDs = append(s.freeIDs, i)
 	}
 	if len(cfg.defaults) > 0 {
-		var b core.Builder
-		b.Reset(nil)
-		for _, o := range cfg.defaults {
-			core.ApplyOption(o, &b)
-		}
-		s.defaults = b.Policy()
+		s.defaults = job.NewPolicy(cfg.defaults...)
 	}
 	return s
 }
@@ -126,7 +117,15 @@ const never = math.MinInt64
 func (s *Scheduler) now() int64 { return int64(s.clock.Since(s.epoch)) }
 
 // dueAfter returns now+d, saturating.
-func (s *Scheduler) dueAfter(d time.Duration) int64 { return core.SatAdd(s.now(), int64(d)) }
+func (s *Scheduler) dueAfter(d time.Duration) int64 { return satAdd(s.now(), int64(d)) }
+
+// satAdd returns a+b, saturating at math.MaxInt64 instead of wrapping.
+func satAdd(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
 
 // signal makes sure a worker will take the work just queued. Called with mu.
 func (s *Scheduler) signal() {
@@ -140,7 +139,7 @@ func (s *Scheduler) signal() {
 
 // spawn starts a worker if the pool has room. Called with mu.
 func (s *Scheduler) spawn() {
-	if s.workers >= s.cfg.workers || len(s.freeIDs) == 0 || s.stopping {
+	if s.workers >= s.cfg.workers || len(s.freeIDs) == 0 || s.phase.Load() == stopped {
 		return
 	}
 	id := s.freeIDs[len(s.freeIDs)-1]
@@ -151,7 +150,7 @@ func (s *Scheduler) spawn() {
 }
 
 // take returns the next task to run, retries first, or nil. Called with mu.
-func (s *Scheduler) take() *core.Task {
+func (s *Scheduler) take() *task {
 	for {
 		t := s.ready.pop()
 		if t == nil {
@@ -160,7 +159,7 @@ func (s *Scheduler) take() *core.Task {
 		if t == nil {
 			return nil
 		}
-		if t.State != sQueued {
+		if t.state != sQueued {
 			continue // canceled while queued
 		}
 		if s.gate(t) {
@@ -177,7 +176,7 @@ func (s *Scheduler) worker(id int) {
 	for {
 		t := s.take()
 		if t == nil {
-			if s.stopping {
+			if s.phase.Load() == stopped {
 				s.workers--
 				s.freeIDs = append(s.freeIDs, id)
 				s.mu.Unlock()
@@ -202,114 +201,108 @@ func (s *Scheduler) worker(id int) {
 // runOne runs one attempt of t and acts on its verdict. Called with mu, and
 // returns with mu held, unless t was abandoned meanwhile: then it returns
 // false without mu, and the calling worker must exit.
-func (s *Scheduler) runOne(id int, t *core.Task) bool {
+//
+// The lock is handed off twice: released while the attempt runs (taken
+// back as it returns, when the key's pause from its hint takes effect), and
+// released while the verdict and the hooks run (user code), taken once in
+// between to fix the retry's due time and budget before any hook runs.
+func (s *Scheduler) runOne(id int, t *task) bool {
 	if stop := s.stopOf(t); stop != nil {
-		s.finish(t, t.Fail(stop), endCanceled, true)
+		s.resolve(t, t.run.Fail(stop), endCanceled)
 		return true
 	}
-	if t.Late() {
-		s.finish(t, t.Fail(job.ErrDeadline), endGaveUp, true)
+	if t.run.Late() {
+		s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
 		return true
 	}
-	n := t.Begin()
+	n := t.run.Begin()
+	t.job.begin()
 	if n == 1 && s.budget != nil {
 		s.deposit(t)
 	}
-	// The attempt's context: the task's embedded one for an unbounded first
-	// attempt, a new one otherwise. Cancel may reach it from another
-	// goroutine as soon as t.Cur is set, even before Start.
-	timeout, bounded := t.AttemptTimeout()
-	var ac *core.AttemptCtx
-	var actx context.Context = &t.First
-	if n > 1 || bounded {
-		ac = new(core.AttemptCtx)
-		actx = ac
+	// The attempt's context: the task's embedded one for the first attempt,
+	// a new one for each later one (an ended context stays ended). Cancel
+	// may reach it as soon as t.cur is set, even before the attempt starts.
+	t.cur = &t.first
+	if n > 1 {
+		t.cur = new(job.Attempt)
 	}
-	t.State, t.Cur = sRunning, ac
+	t.state = sRunning
 	s.slots[id] = t
 	s.running++
 	s.changed()
 	s.mu.Unlock()
 
-	if ac != nil {
-		ac.Start(t.Ctx, n, timeout, bounded, s.clock, false)
-	}
 	var watchdog *clock.Timer
-	if to := t.Policy.AttemptTimeout; to > 0 && to <= math.MaxInt64-s.cfg.grace {
+	if to := t.run.Policy().AttemptTimeout(); to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
 	}
-	retryValue, err, cls, owned := t.Attempt(actx, (*owner)(s)) // owned: with mu held
-	t.EndAttempt(ac)
+	o, owned := t.job.attempt() // owned: with mu held
 	if watchdog != nil {
 		watchdog.Stop()
 	}
 	if !owned {
 		return false // abandoned meanwhile: the job has resolved without us
 	}
-	t.Cur = nil
-	t.State = sJudging
+	t.cur = nil
+	t.state = sJudging
 	// What the attempt's end means for other jobs takes effect now, before
 	// any user code runs: its hint pauses the key.
-	s.pause(t, cls.Hint)
-	if err == nil && !retryValue && t.Policy.OnSuccess == nil && s.cfg.logger == nil {
+	s.pause(t, o.Hint)
+	if !o.Failed() && !t.run.Policy().Hooked() && s.cfg.logger == nil {
 		// Success with no hook to run: settle it under this same lock.
-		t.JudgeClass(nil, false, nil, cls)
+		t.run.Judge(o, nil)
 		s.slots[id] = nil
 		s.running--
-		s.finish(t, nil, endSucceeded, true)
+		s.resolve(t, nil, endSucceeded)
 		return true
 	}
 	stop := s.stopOf(t)
 	s.mu.Unlock()
 
 	// The verdict: RetryIf, the strategy and the jitter (user code, outside
-	// the lock). A retry then takes its budget token and fixes its due time,
+	// the lock). A retry then fixes its due time and takes its budget token
 	// before the hooks run, so that a slow hook neither delays the budget nor
 	// lengthens the wait (the wait counts from the verdict).
-	d := t.JudgeClass(err, retryValue, stop, cls)
+	d := t.run.Judge(o, stop)
+	kind := endGaveUp
 	var due int64
-	if d.Verdict == core.Retry {
+	if d.Retry {
 		s.mu.Lock()
 		due, d = s.plan(t, d)
-		s.mu.Unlock()
-		if d.Verdict == core.Retry && !s.spend(t) {
-			d.Verdict, d.Reason = core.GiveUp, job.ErrBudget
+		if d.Retry && !s.spend(t) {
+			d.Retry, d.Reason, kind = false, job.ErrBudget, endBudget
 		}
+		s.mu.Unlock()
 	}
 	var final error
-	switch d.Verdict {
-	case core.Succeed:
-		t.Succeeded()
-	case core.GiveUp:
-		final = t.Fail(d.Reason)
-		t.GaveUp(final)
-		s.logGiveUp(t, final)
-	case core.Retry:
-		t.Retrying(d.Wait)
+	switch {
+	case d.Succeeded():
+		kind = endSucceeded
+		t.run.Succeeded()
+	case d.Retry:
+		t.run.Retrying(d.Wait)
 		s.logRetry(t, d.Wait)
+	default:
+		if stop != nil && d.Reason == stop {
+			kind = endCanceled
+		}
+		final = t.run.Fail(d.Reason)
+		t.run.GaveUp(final)
+		s.logGiveUp(t, final)
 	}
 
 	s.mu.Lock()
-	if t.State == sAbandoned {
+	if t.state == sAbandoned {
 		s.mu.Unlock()
 		return false
 	}
 	s.slots[id] = nil
 	s.running--
-	switch d.Verdict {
-	case core.Succeed:
-		s.finish(t, nil, endSucceeded, true)
-	case core.GiveUp:
-		kind := endGaveUp
-		switch {
-		case d.Reason == stop && stop != nil:
-			kind = endCanceled
-		case d.Reason == job.ErrBudget:
-			kind = endBudget
-		}
-		s.finish(t, final, kind, true)
-	case core.Retry:
+	if d.Retry {
 		s.park(t, due)
+	} else {
+		s.resolve(t, final, kind)
 	}
 	return true
 }
@@ -319,58 +312,56 @@ func (s *Scheduler) runOne(id int, t *core.Task) bool {
 // A retry that would start at or past t's deadline, or wait longer than its
 // MaxWait for the key, gives up now with job.ErrDeadline. The returned
 // decision's Wait is the wait that really follows. Called with mu.
-func (s *Scheduler) plan(t *core.Task, d core.Decision) (int64, core.Decision) {
+func (s *Scheduler) plan(t *task, d job.Decision) (int64, job.Decision) {
 	now := s.now()
-	due := core.SatAdd(now, int64(d.Wait))
-	if ks := s.keys[t.Key]; ks != nil && t.Key != "" && ks.paused > now {
+	due := satAdd(now, int64(d.Wait))
+	if ks := s.keyOf(t); ks != nil && ks.paused > now {
 		if ks.paused > due && s.outlasts(t, now, ks.paused) {
-			return 0, core.Decision{Verdict: core.GiveUp, Reason: job.ErrDeadline, Hint: d.Hint}
+			return 0, job.Decision{Reason: job.ErrDeadline, Hint: d.Hint}
 		}
 		due = max(due, s.resumeAt(ks, now, t))
 	}
-	if dl, ok := t.DeadlineAt(); ok && due >= dl {
-		return 0, core.Decision{Verdict: core.GiveUp, Reason: job.ErrDeadline, Hint: d.Hint}
+	if dl, ok := s.deadlineOf(t); ok && due >= dl {
+		return 0, job.Decision{Reason: job.ErrDeadline, Hint: d.Hint}
 	}
 	d.Wait = time.Duration(due - now)
 	return due, d
 }
 
-// owner is how an attempt's end reaches the scheduler (core.Owner): it
-// takes mu and reports whether the task is still the attempt's.
-type owner Scheduler
-
-func (o *owner) Own(t *core.Task) bool {
-	s := (*Scheduler)(o)
-	s.mu.Lock()
-	if t.State == sAbandoned {
-		s.mu.Unlock()
-		return false
+// deadlineOf returns t's deadline in the scheduler's time.
+func (s *Scheduler) deadlineOf(t *task) (int64, bool) {
+	dl, ok := t.run.Deadline()
+	if !ok {
+		return 0, false
 	}
-	return true
+	return int64(dl.Sub(s.epoch)), true
 }
 
 // stopOf returns why t must stop now, or nil. Called with mu.
-func (s *Scheduler) stopOf(t *core.Task) error {
-	if err := t.Stop(); err != nil {
-		return err
+func (s *Scheduler) stopOf(t *task) error {
+	if t.stop != nil {
+		return t.stop
 	}
-	if s.cancelAll != nil {
-		return s.cancelAll
+	if s.phase.Load() >= cancelling {
+		return job.ErrClosed
 	}
-	return core.Cause(t.Ctx)
+	if t.ctx.Err() != nil {
+		return context.Cause(t.ctx)
+	}
+	return nil
 }
 
 // park puts t on the timer heap until due (see plan), or on the ready queue
 // when due has passed already (its hooks took that long). Called with mu.
-func (s *Scheduler) park(t *core.Task, due int64) {
+func (s *Scheduler) park(t *task, due int64) {
 	s.release(t) // a parked job holds no slot of its key
 	if stop := s.stopOf(t); stop != nil {
-		s.finish(t, t.Fail(stop), endCanceled, true)
+		s.resolve(t, t.run.Fail(stop), endCanceled)
 		return
 	}
 	s.st.Retried++
 	if due <= s.now() {
-		t.State = sQueued
+		t.state = sQueued
 		s.ready.push(t)
 		s.signal()
 		return
@@ -379,11 +370,11 @@ func (s *Scheduler) park(t *core.Task, due int64) {
 }
 
 // parkAt puts t on the heap due at due. Called with mu.
-func (s *Scheduler) parkAt(t *core.Task, due int64) {
-	t.State, t.Due = sParked, due
+func (s *Scheduler) parkAt(t *task, due int64) {
+	t.state, t.due = sParked, due
 	s.heap.push(t)
 	s.ensureTimer()
-	if t.Index == 0 && (s.armed == never || due < s.armed) {
+	if t.index == 0 && (s.armed == never || due < s.armed) {
 		s.wakeTimer() // (armed is never while the loop re-arms: a spare wake is harmless)
 	}
 }
@@ -391,7 +382,7 @@ func (s *Scheduler) parkAt(t *core.Task, due int64) {
 // ensureTimer starts the timer goroutine if it is not running. Called with
 // mu.
 func (s *Scheduler) ensureTimer() {
-	if !s.timerOn && !s.stopping {
+	if !s.timerOn && s.phase.Load() != stopped {
 		s.timerOn = true
 		s.workersDone.Add(1)
 		go s.timerLoop()
@@ -419,9 +410,9 @@ func (s *Scheduler) timerLoop() {
 	for {
 		s.mu.Lock()
 		now := s.now()
-		for len(s.heap) > 0 && s.heap[0].Due <= now {
+		for len(s.heap) > 0 && s.heap[0].due <= now {
 			t := s.heap.popMin()
-			t.State = sQueued
+			t.state = sQueued
 			s.ready.push(t)
 			s.signal()
 		}
@@ -429,7 +420,7 @@ func (s *Scheduler) timerLoop() {
 			s.sweepKeys()
 		}
 		s.armed = never
-		if s.stopping {
+		if s.phase.Load() == stopped {
 			s.mu.Unlock()
 			if tm != nil {
 				tm.Stop()
@@ -483,8 +474,8 @@ func (s *Scheduler) timerLoop() {
 // sweep, or never. Called with mu.
 func (s *Scheduler) nextDue() int64 {
 	next := s.sweepAt
-	if len(s.heap) > 0 && (next == never || s.heap[0].Due < next) {
-		next = s.heap[0].Due
+	if len(s.heap) > 0 && (next == never || s.heap[0].due < next) {
+		next = s.heap[0].due
 	}
 	return next
 }
@@ -495,24 +486,32 @@ const (
 	endGaveUp
 	endCanceled
 	endBudget
+	endAbandoned         // abandoned at shutdown: counted Canceled + Abandoned
+	endAbandonedDeadline // abandoned past AttemptTimeout + grace: GaveUp + Abandoned
 )
 
-// finish resolves t and does the bookkeeping of a job that ended. Called
-// with mu. keep: the last attempt has returned (its value may be kept).
-func (s *Scheduler) finish(t *core.Task, err error, kind int, keep bool) {
-	if t.State == sParked {
-		if t.Index == 0 {
+// resolve ends t with err (nil: success), whatever ended it: it takes t off
+// the heap, its context's watch and its key, resolves its future (keeping
+// the last attempt's value unless the attempt may still be running), counts
+// it, and gives its place back to admission. A job that was never admitted
+// (state sNew) is counted as submitted and canceled. Called with mu.
+func (s *Scheduler) resolve(t *task, err error, kind int) {
+	admitted := t.state != sNew
+	if t.state == sParked {
+		if t.index == 0 {
 			s.wakeTimer() // the timer is armed for t: re-arm it
 		}
-		s.heap.remove(int(t.Index))
+		s.heap.remove(int(t.index))
 	}
-	t.State = sDone
+	abandoned := kind == endAbandoned || kind == endAbandonedDeadline
+	if !abandoned {
+		t.state = sDone
+	}
 	s.unwatch(t)
 	s.keyJobDone(t)
-	if !t.Resolve(err, keep) {
+	if !t.job.resolve(err, !abandoned) {
 		return
 	}
-	s.inflight--
 	switch kind {
 	case endSucceeded:
 		s.st.Succeeded++
@@ -523,9 +522,21 @@ func (s *Scheduler) finish(t *core.Task, err error, kind int, keep bool) {
 		s.st.BudgetDenied++
 	case endCanceled:
 		s.st.Canceled++
+	case endAbandoned:
+		s.st.Canceled++
+		s.st.Abandoned++
+	case endAbandonedDeadline:
+		s.st.GaveUp++
+		s.st.Abandoned++
 	}
-	s.admit.Release(1)
-	if s.closed && s.inflight == 0 {
+	if !admitted {
+		s.st.Submitted++
+		s.changed()
+		return
+	}
+	s.inflight--
+	s.release1()
+	if s.phase.Load() >= draining && s.inflight == 0 {
 		s.closeDrained()
 	}
 	s.changed()
@@ -541,10 +552,10 @@ func (s *Scheduler) closeDrained() {
 
 // overrun abandons attempt n of t if it is still running past its
 // AttemptTimeout plus the grace, and gives its worker slot to a new worker.
-func (s *Scheduler) overrun(t *core.Task, n int) {
+func (s *Scheduler) overrun(t *task, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.State != sRunning || t.Attempts() != n {
+	if t.state != sRunning || t.run.Attempts() != n {
 		return
 	}
 	s.abandon(t, job.ErrDeadline)
@@ -552,7 +563,7 @@ func (s *Scheduler) overrun(t *core.Task, n int) {
 
 // abandon resolves running task t without waiting for its attempt, detaches
 // its worker and, unless stopping, starts a replacement. Called with mu.
-func (s *Scheduler) abandon(t *core.Task, reason error) {
+func (s *Scheduler) abandon(t *task, reason error) {
 	id := -1
 	for i, r := range s.slots {
 		if r == t {
@@ -568,27 +579,20 @@ func (s *Scheduler) abandon(t *core.Task, reason error) {
 	s.workers--
 	s.freeIDs = append(s.freeIDs, id)
 	s.workersDone.Done() // the goroutine leaves when the attempt returns
-	s.st.Abandoned++
-	s.unwatch(t)
-	t.State = sAbandoned
+	t.state = sAbandoned
+	kind := endAbandonedDeadline
+	if reason == job.ErrClosed {
+		kind = endAbandoned
+	}
+	// The worker may be writing the run: only what it no longer changes is
+	// read here (the attempt count is the future's; the start is fixed when
+	// the policy needs time).
 	var elapsed time.Duration
-	if t.StartKnown() {
-		elapsed = t.Elapsed() // otherwise the worker may be setting the start
+	if p := t.run.Policy(); p.AttemptTimeout() > 0 || p.MaxElapsed() > 0 || p.Hooked() {
+		elapsed = t.run.Elapsed()
 	}
-	if t.Resolve(core.MakeError(reason, ErrAbandoned, t.Attempts(), elapsed), false) {
-		s.inflight--
-		if reason == job.ErrClosed {
-			s.st.Canceled++
-		} else {
-			s.st.GaveUp++
-		}
-		s.admit.Release(1)
-		if s.closed && s.inflight == 0 {
-			s.closeDrained()
-		}
-	}
-	s.keyJobDone(t)
-	if !s.stopping && (s.fresh.len() > 0 || s.ready.len() > 0) {
+	s.resolve(t, &job.Error{Reason: reason, Last: ErrAbandoned, Attempts: t.job.attempts(), Elapsed: elapsed}, kind)
+	if s.phase.Load() != stopped && (s.fresh.len() > 0 || s.ready.len() > 0) {
 		s.spawn()
 	}
 	s.changed()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
 )
 
@@ -35,7 +34,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	case <-s.drained:
 	case <-stop:
 		err = ctx.Err()
-		s.cancelEverything(job.ErrClosed)
+		s.cancelEverything()
 		s.waitGrace()
 	}
 	s.stopWorkers()
@@ -47,35 +46,38 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 // and returns. Its error is always nil.
 func (s *Scheduler) Close() error {
 	s.stopIntakeNow()
-	s.cancelEverything(job.ErrClosed)
+	s.cancelEverything()
 	s.waitGrace()
 	s.stopWorkers()
 	return nil
 }
 
-// stopIntakeNow stops intake and waits for Map's submitting goroutines,
-// which stop at once (their inputs left resolve with job.ErrClosed).
+// stopIntakeNow moves the scheduler to draining (if it is open): intake
+// stops, blocked Submits give up with job.ErrClosed, and Map's submitting
+// goroutines stop; it waits for those.
 func (s *Scheduler) stopIntakeNow() {
 	s.mu.Lock()
-	s.closed = true
-	s.closedFlag.Store(true)
+	if s.phase.Load() == open {
+		s.phase.Store(draining)
+		close(s.closing)
+	}
 	if s.inflight == 0 {
 		s.closeDrained()
 	}
 	s.mu.Unlock()
-	s.stopIntake()
 	s.feeders.Wait()
 }
 
-// cancelEverything ends every job with reason: queued, waiting and parked at
-// once, running ones when their attempt returns.
-func (s *Scheduler) cancelEverything(reason error) {
+// cancelEverything moves the scheduler to cancelling and ends every job
+// with job.ErrClosed: queued, waiting and parked at once, running ones when
+// their attempt returns.
+func (s *Scheduler) cancelEverything() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cancelAll == nil {
-		s.cancelAll = reason
+	if s.phase.Load() < cancelling {
+		s.phase.Store(cancelling)
 	}
-	var all []*core.Task
+	var all []*task
 	for len(s.heap) > 0 {
 		all = append(all, s.heap.popMin())
 	}
@@ -90,14 +92,14 @@ func (s *Scheduler) cancelEverything(reason error) {
 		}
 	}
 	for _, t := range all {
-		if t.State == sParked {
-			t.State = sQueued // already off the heap
+		if t.state == sParked {
+			t.state = sQueued // already off the heap
 		}
-		s.cancel(t, reason)
+		s.cancel(t, job.ErrClosed)
 	}
 	for _, t := range s.slots {
 		if t != nil {
-			s.cancel(t, reason)
+			s.cancel(t, job.ErrClosed)
 		}
 	}
 }
@@ -124,11 +126,12 @@ func (s *Scheduler) waitGrace() {
 	}
 }
 
-// stopWorkers lets the workers and the timer goroutine exit, and waits for
-// them and for context callbacks in flight.
+// stopWorkers moves the scheduler to stopped: the workers and the timer
+// goroutine exit, and it waits for them and for context callbacks in
+// flight.
 func (s *Scheduler) stopWorkers() {
 	s.mu.Lock()
-	s.stopping = true
+	s.phase.Store(stopped)
 	s.work.Broadcast()
 	s.wakeTimer()
 	s.mu.Unlock()

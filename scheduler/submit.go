@@ -3,8 +3,8 @@ package scheduler
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
 )
 
@@ -21,7 +21,8 @@ import (
 // cheap path. Submit panics if s, ctx or op is nil, or if a RetryOnResult
 // predicate is for another type than T.
 func Submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts ...job.Option) *job.Future[T] {
-	f, _ := submit(s, ctx, op, opts, true)
+	check(s, ctx, op == nil)
+	f, _ := start(s, ctx, job.OpFunc[T](op), opts, true)
 	return f
 }
 
@@ -29,31 +30,29 @@ func Submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 // whenever the job was not accepted: ErrQueueFull when the scheduler is
 // full, job.ErrClosed once it has shut down.
 func TrySubmit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts ...job.Option) (*job.Future[T], error) {
-	return submit(s, ctx, op, opts, false)
+	check(s, ctx, op == nil)
+	return start(s, ctx, job.OpFunc[T](op), opts, false)
 }
 
 // Go is Submit for an operation that returns only an error.
 func (s *Scheduler) Go(ctx context.Context, op func(context.Context) error, opts ...job.Option) *job.Future[struct{}] {
-	f, _ := goErr(s, ctx, op, opts, true)
+	check(s, ctx, op == nil)
+	f, _ := start(s, ctx, errOp(op), opts, true)
 	return f
 }
 
 // TryGo is TrySubmit for an operation that returns only an error: nil and
 // ErrQueueFull or job.ErrClosed when the job was not accepted.
 func (s *Scheduler) TryGo(ctx context.Context, op func(context.Context) error, opts ...job.Option) (*job.Future[struct{}], error) {
-	return goErr(s, ctx, op, opts, false)
+	check(s, ctx, op == nil)
+	return start(s, ctx, errOp(op), opts, false)
 }
 
-// errOp is an operation that returns only an error, as a core.Op (a func
+// errOp is an operation that returns only an error, as a job.Op (a func
 // converts to it without allocating).
 type errOp func(context.Context) error
 
 func (op errOp) Run(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) }
-
-func goErr(s *Scheduler, ctx context.Context, op func(context.Context) error, opts []job.Option, block bool) (*job.Future[struct{}], error) {
-	check(s, ctx, op == nil)
-	return start(s, ctx, newFuture[struct{}](s, ctx, errOp(op), opts), block)
-}
 
 // check panics on misuse of Submit and its kin.
 func check(s *Scheduler, ctx context.Context, nilOp bool) {
@@ -67,122 +66,144 @@ func check(s *Scheduler, ctx context.Context, nilOp bool) {
 	}
 }
 
-func submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts []job.Option, block bool) (*job.Future[T], error) {
-	check(s, ctx, op == nil)
-	return start(s, ctx, newFuture(s, ctx, core.OpFunc[T](op), opts), block)
-}
-
-// newFuture makes a job's future, not yet submitted.
-func newFuture[T any](s *Scheduler, ctx context.Context, op core.Op[T], opts []job.Option) *core.Future[T] {
-	r := core.Resolve(s.defaults, opts) // job.Clock is ignored: the scheduler has one clock
-	return core.NewFuture(ctx, op, r.Policy, r.Key, s.envWith(r.Rand))
+// start makes op's job and admits it: the one way in for Submit, TrySubmit,
+// Go and TryGo. A blocking start always returns a future (resolved at once
+// when the job was not admitted); a non-blocking one returns nil and the
+// reason (ErrQueueFull, job.ErrClosed) when the job was not accepted.
+func start[T any](s *Scheduler, ctx context.Context, op job.Op[T], opts []job.Option, block bool) (*job.Future[T], error) {
+	cfg := job.Configure(s.defaults, opts...) // job.Clock is ignored: the scheduler has one clock
+	t := newTask(s, ctx, op, &cfg)
+	if err := s.admit(&t.task, block); err != nil && !block {
+		return nil, err
+	}
+	return t.p.Future(), nil
 }
 
 // envWith returns the environment of a job with random source rnd (nil: the
 // scheduler's).
-func (s *Scheduler) envWith(rnd *rand.Rand) *core.Env {
+func (s *Scheduler) envWith(rnd *rand.Rand) *job.Env {
 	if rnd == nil {
 		return s.env
 	}
-	return &core.Env{Cancel: s.env.Cancel, Clock: s.clock, Rand: rnd, Epoch: s.epoch}
+	return &job.Env{Clock: s.clock, Rand: rnd, Epoch: s.epoch}
 }
 
-// start admits and queues f. A blocking start always returns a future
-// (resolved at once when f was not admitted); a non-blocking one returns
-// nil and the reason (ErrQueueFull, job.ErrClosed) when f was not accepted.
-func start[T any](s *Scheduler, ctx context.Context, f *core.Future[T], block bool) (*job.Future[T], error) {
-	t := f.Task()
-	if err := s.admitOne(ctx, block); err != nil {
-		if !block {
-			return nil, err
-		}
-		s.reject(t, err)
-	} else if err := s.enqueue(t, block); err != nil {
-		return nil, err
+// admit takes a place for t in the admission bound and queues it. When t
+// cannot be admitted (the scheduler has shut down, or ctx ended while a
+// blocking admit waited for room) a blocking admit resolves t with the
+// reason; a non-blocking one leaves t unresolved. It returns the reason.
+func (s *Scheduler) admit(t *task, block bool) error {
+	err := s.take1(t.ctx, block)
+	if err == nil {
+		s.mu.Lock()
+		err = s.enqueueLocked(t, block)
+		s.mu.Unlock()
+		return err
 	}
-	return (*job.Future[T])(f), nil
+	if block {
+		s.mu.Lock()
+		s.resolve(t, t.run.Fail(err), endCanceled) // never admitted: counted as submitted and canceled
+		s.mu.Unlock()
+	}
+	return err
 }
 
-// admitOne takes one place in the admission bound.
-func (s *Scheduler) admitOne(ctx context.Context, block bool) error {
-	if s.closedFlag.Load() {
+// tryTake takes n places in the admission bound if there is room for all.
+func (s *Scheduler) tryTake(n int64) bool {
+	limit := int64(s.cfg.queueSize)
+	for {
+		cur := s.admitted.Load()
+		if cur+n > limit {
+			return false
+		}
+		if s.admitted.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// take1 takes one place in the admission bound: at once while there is
+// room (one atomic operation), otherwise, when block, waiting until a job
+// ends, ctx ends (its cause) or intake stops (job.ErrClosed).
+func (s *Scheduler) take1(ctx context.Context, block bool) error {
+	if s.phase.Load() != open {
 		return job.ErrClosed
 	}
-	if s.admit.TryAcquire(1) {
+	if s.tryTake(1) {
 		return nil
 	}
 	if !block {
 		return ErrQueueFull
 	}
-	if err := ctx.Err(); err != nil {
-		return context.Cause(ctx)
+	for {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		ch := make(chan struct{})
+		s.mu.Lock()
+		if s.phase.Load() != open {
+			s.mu.Unlock()
+			return job.ErrClosed
+		}
+		if s.tryTake(1) { // a place freed before we could wait for it
+			s.mu.Unlock()
+			return nil
+		}
+		s.admitWaiters = append(s.admitWaiters, ch)
+		s.nAdmitWait.Store(int32(len(s.admitWaiters)))
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		case <-s.closing:
+		}
+		s.mu.Lock()
+		if i := slices.Index(s.admitWaiters, ch); i >= 0 {
+			s.admitWaiters = slices.Delete(s.admitWaiters, i, i+1)
+			s.nAdmitWait.Store(int32(len(s.admitWaiters)))
+		}
+		s.mu.Unlock()
+		if s.tryTake(1) {
+			return nil
+		}
 	}
-	actx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(s.closing, func() { cancel(job.ErrClosed) })
-	defer stop()
-	if s.admit.Acquire(actx, 1) != nil {
-		return context.Cause(actx)
-	}
-	return nil
 }
 
-// reject resolves a job that was not admitted.
-func (s *Scheduler) reject(t *core.Task, reason error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.st.Submitted++
-	s.st.Canceled++
-	t.State = sDone
-	t.Resolve(t.Fail(reason), false)
+// release1 gives back one place of the admission bound and wakes a blocked
+// Submit. Called with mu.
+func (s *Scheduler) release1() {
+	s.admitted.Add(-1)
+	if s.nAdmitWait.Load() > 0 && len(s.admitWaiters) > 0 {
+		close(s.admitWaiters[0])
+		s.admitWaiters = s.admitWaiters[1:]
+		s.nAdmitWait.Store(int32(len(s.admitWaiters)))
+	}
 }
 
-// enqueue queues an admitted job. When the scheduler has stopped intake
-// meanwhile, a blocking caller's job resolves with job.ErrClosed; a
-// non-blocking caller's is given back and enqueue returns job.ErrClosed.
-func (s *Scheduler) enqueue(t *core.Task, block bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed && !block {
-		s.admit.Release(1)
+// enqueueLocked queues an admitted job. When intake has stopped meanwhile,
+// a blocking caller's job resolves with job.ErrClosed and a non-blocking
+// caller's is given back; both return job.ErrClosed. Called with mu.
+func (s *Scheduler) enqueueLocked(t *task, block bool) error {
+	if s.phase.Load() != open {
+		s.release1()
+		if block {
+			s.resolve(t, t.run.Fail(job.ErrClosed), endCanceled)
+		}
 		return job.ErrClosed
 	}
-	s.enqueueLocked(t)
-	return nil
-}
-
-// enqueueAll queues admitted jobs under one lock.
-func (s *Scheduler) enqueueAll(ts []*core.Task) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, t := range ts {
-		s.enqueueLocked(t)
-	}
-}
-
-// enqueueLocked queues an admitted job. Called with mu.
-func (s *Scheduler) enqueueLocked(t *core.Task) {
-	if s.closed {
-		s.admit.Release(1)
-		s.st.Submitted++
-		s.st.Canceled++
-		t.State = sDone
-		t.Resolve(t.Fail(job.ErrClosed), false)
-		return
-	}
+	t.state = sQueued
 	s.st.Submitted++
 	s.inflight++
-	if cause := core.Cause(t.Ctx); cause != nil {
-		t.State = sQueued
-		t.Key = "" // never counted with its key
-		s.finish(t, t.Fail(cause), endCanceled, true)
-		return
+	if err := t.ctx.Err(); err != nil {
+		s.resolve(t, t.run.Fail(context.Cause(t.ctx)), endCanceled)
+		return nil
 	}
 	s.watchCtx(t)
-	if t.Key != "" {
-		s.key(t.Key).jobs++
+	if k := t.run.Key(); k != "" {
+		s.key(k).jobs++
+		t.keyed = true
 	}
-	t.State = sQueued
 	s.fresh.push(t)
 	s.signal()
+	return nil
 }
