@@ -55,13 +55,13 @@ type Attempt struct {
 	n      int
 	state  atomic.Uint32 // 0: alive; else why it ended (see errOf)
 	std    atomic.Pointer[stdCtx]
-	timer  *clock.Timer // a mock clock's timeout
 }
 
 // stdCtx is the standard context behind an Attempt.
 type stdCtx struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	timer  *clock.Timer // a mock clock's timeout
 }
 
 const (
@@ -96,14 +96,16 @@ func (a *Attempt) start(parent context.Context, n int, timeout time.Duration, bo
 		return
 	}
 	if mock, ok := clk.(*clock.Mock); ok {
-		a.materialize()
-		a.timer = mock.AfterFunc(timeout, func() { a.Cancel(context.DeadlineExceeded) })
+		c, cancel := context.WithCancel(parent)
+		s := &stdCtx{ctx: c, cancel: cancel}
+		s.timer = mock.AfterFunc(timeout, func() { a.Cancel(context.DeadlineExceeded) })
+		a.install(s)
 		return
 	}
 	// A real clock (synctest's fake time included): the standard library's
 	// timer context, whose Err is DeadlineExceeded for it and its children.
 	c, cancel := context.WithTimeout(parent, timeout)
-	a.install(&stdCtx{c, cancel})
+	a.install(&stdCtx{ctx: c, cancel: cancel})
 }
 
 // materialize returns the standard context behind a, making it if needed.
@@ -112,7 +114,7 @@ func (a *Attempt) materialize() context.Context {
 		return s.ctx
 	}
 	c, cancel := context.WithCancel(a.parent)
-	return a.install(&stdCtx{c, cancel})
+	return a.install(&stdCtx{ctx: c, cancel: cancel})
 }
 
 // install makes s the standard context behind a unless another won the race;
@@ -120,6 +122,9 @@ func (a *Attempt) materialize() context.Context {
 func (a *Attempt) install(s *stdCtx) context.Context {
 	if !a.std.CompareAndSwap(nil, s) {
 		s.cancel()
+		if s.timer != nil {
+			s.timer.Stop()
+		}
 		return a.std.Load().ctx
 	}
 	if a.state.Load() != alive {
@@ -145,9 +150,9 @@ func (a *Attempt) end() {
 	a.Cancel(context.Canceled)
 	if s := a.std.Load(); s != nil {
 		s.cancel() // a timer context ended by its own deadline: release it
-	}
-	if a.timer != nil {
-		a.timer.Stop() // (only start and end touch the timer: the attempt's goroutine)
+		if s.timer != nil {
+			s.timer.Stop()
+		}
 	}
 }
 

@@ -85,14 +85,27 @@ func (p *Promise[T]) Begin() {
 	}
 }
 
-// Resolve resolves the future with v and err (nil: success) unless it has
-// resolved already, and reports whether this call resolved it.
-func (p *Promise[T]) Resolve(v T, err error) bool {
+// Hold sets the value the future resolves with (an executor holds each
+// attempt's value as the attempt returns). It does nothing once the future
+// has resolved.
+func (p *Promise[T]) Hold(v T) {
+	if p.f.state.Load()&1 == 0 {
+		p.f.val = v
+	}
+}
+
+// Value returns the value held.
+func (p *Promise[T]) Value() T { return p.f.val }
+
+// Resolve resolves the future with the value held and err (nil: success)
+// unless it has resolved already, and reports whether this call resolved
+// it.
+func (p *Promise[T]) Resolve(err error) bool {
 	f := &p.f
 	if f.state.Load()&1 != 0 {
 		return false
 	}
-	f.val, f.err = v, err
+	f.err = err
 	f.state.Or(1)
 	fire(&f.done)
 	return true

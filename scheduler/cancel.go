@@ -74,33 +74,33 @@ func (s *Scheduler) ctxDone(done <-chan struct{}) {
 	if w == nil {
 		return
 	}
-	cause := context.Cause(w.ctx)
 	for t := w.head; t != nil; {
 		next := t.watch.next
-		s.cancel(t, cause)
+		s.cancel(t, stopCtx)
 		t = next
 	}
 }
 
-// cancelTask is how job.Future.Cancel reaches the scheduler (Task.Canceler).
+// cancelTask is how job.Future.Cancel reaches the scheduler.
 func (s *Scheduler) cancelTask(t *task) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cancel(t, context.Canceled)
+	s.cancel(t, stopCanceled)
 }
 
-// cancel ends t with cause: at once when it is queued, waiting or parked;
-// when it is running, by canceling its attempt's context (it ends when the
-// attempt returns). Called with mu.
-func (s *Scheduler) cancel(t *task, cause error) {
+// cancel stops t for why (a stop* cause): at once when it is queued,
+// waiting or parked; when it is running, by canceling its attempt's context
+// (it ends when the attempt returns). Called with mu.
+func (s *Scheduler) cancel(t *task, why uint8) {
 	switch t.state {
 	case sQueued, sParked, sGated:
 		if t.state == sGated {
 			s.nWaiting--
 		}
-		s.resolve(t, t.run.Fail(cause), endCanceled)
+		t.setStop(why)
+		s.resolve(t, t.run.Fail(s.stopOf(t)), endCanceled)
 	case sRunning, sJudging:
-		t.setStop(cause)
+		t.setStop(why)
 		t.cancelAttempt()
 	}
 }

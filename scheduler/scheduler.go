@@ -220,13 +220,10 @@ func (s *Scheduler) runOne(id int, t *task) bool {
 	if n == 1 && s.budget != nil {
 		s.deposit(t)
 	}
-	// The attempt's context: the task's embedded one for the first attempt,
-	// a new one for each later one (an ended context stays ended). Cancel
-	// may reach it as soon as t.cur is set, even before the attempt starts.
-	t.cur = &t.first
-	if n > 1 {
-		t.cur = new(job.Attempt)
-	}
+	// The attempt's context, new for each attempt (an ended context stays
+	// ended). Cancel may reach it as soon as t.cur is set, even before the
+	// attempt starts.
+	t.cur = new(job.Attempt)
 	t.state = sRunning
 	s.slots[id] = t
 	s.running++
@@ -339,8 +336,13 @@ func (s *Scheduler) deadlineOf(t *task) (int64, bool) {
 
 // stopOf returns why t must stop now, or nil. Called with mu.
 func (s *Scheduler) stopOf(t *task) error {
-	if t.stop != nil {
-		return t.stop
+	switch t.stop {
+	case stopCanceled:
+		return context.Canceled
+	case stopClosed:
+		return job.ErrClosed
+	case stopCtx:
+		return context.Cause(t.ctx)
 	}
 	if s.phase.Load() >= cancelling {
 		return job.ErrClosed

@@ -95,11 +95,11 @@ func (s *Scheduler) cancelEverything() {
 		if t.state == sParked {
 			t.state = sQueued // already off the heap
 		}
-		s.cancel(t, job.ErrClosed)
+		s.cancel(t, stopClosed)
 	}
 	for _, t := range s.slots {
 		if t != nil {
-			s.cancel(t, job.ErrClosed)
+			s.cancel(t, stopClosed)
 		}
 	}
 }

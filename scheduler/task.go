@@ -28,16 +28,23 @@ type task struct {
 	ctx   context.Context
 	job   typed
 	s     *Scheduler
-	stop  error        // why the scheduler stops the job (cancel, close); before it resolves
 	cur   *job.Attempt // the running attempt's context
-	first job.Attempt  // the first attempt's context: a job that succeeds at once allocates none
 	due   int64        // parked: when the retry is due
 	watch *link        // the task's place on its context's watch list; nil if not on one
 	index int32        // heap position; -1 when not parked
 	state uint8
-	slot  bool // holds a slot of its key
-	keyed bool // counted in its key's live jobs
+	stop  uint8 // why the scheduler stops the job, before it resolves (see stopOf)
+	slot  bool  // holds a slot of its key
+	keyed bool  // counted in its key's live jobs
 }
+
+// Why the scheduler stops a job (task.stop); the first cause wins.
+const (
+	stopNone     uint8 = iota
+	stopCanceled       // Future.Cancel: context.Canceled
+	stopClosed         // Shutdown or Close: job.ErrClosed
+	stopCtx            // the job's context ended: its cause
+)
 
 // link is a task's place in a doubly linked watch list, allocated only for a
 // task with a cancelable context.
@@ -62,9 +69,8 @@ type typed interface {
 // typedTask is a task with its operation and future: one allocation per job.
 type typedTask[T any] struct {
 	task
-	op  job.Op[T]
-	val T
-	p   job.Promise[T]
+	op job.Op[T]
+	p  job.Promise[T] // holds the last attempt's value
 }
 
 // newTask returns a job, not yet admitted. It panics, in the caller's
@@ -89,7 +95,7 @@ func (t *typedTask[T]) attempt() (job.Outcome, bool) {
 		s.mu.Unlock()
 		return o, false
 	}
-	t.val = v // under the lock: the job is still this attempt's
+	t.p.Hold(v) // under the lock: the job is still this attempt's
 	return o, true
 }
 
@@ -98,17 +104,15 @@ func (t *typedTask[T]) begin() { t.p.Begin() }
 func (t *typedTask[T]) attempts() int { return t.p.Future().Attempts() }
 
 func (t *typedTask[T]) resolve(err error, keep bool) bool {
-	var v T
-	if keep && (err == nil || t.run.Policy().RetriesOnResult()) {
-		v = t.val
+	if !keep || (err != nil && !t.run.Policy().RetriesOnResult()) {
+		var zero T
+		t.p.Hold(zero)
 	}
-	var zero T
-	t.val = zero
-	if !t.p.Resolve(v, err) {
+	if !t.p.Resolve(err) {
 		return false
 	}
 	if d, ok := t.op.(interface{ Done(T, error) }); ok {
-		d.Done(v, err)
+		d.Done(t.p.Value(), err)
 	}
 	return true
 }
@@ -129,8 +133,8 @@ func (t *task) cancelAttempt() {
 }
 
 // setStop records why the scheduler stops t; the first cause wins.
-func (t *task) setStop(err error) {
-	if t.stop == nil {
-		t.stop = err
+func (t *task) setStop(why uint8) {
+	if t.stop == stopNone {
+		t.stop = why
 	}
 }
