@@ -65,4 +65,28 @@
 // the jitter. A policy that needs no time (no MaxElapsed, AttemptTimeout or
 // hooks) reads no clock until an attempt fails, so Do's success path costs a
 // call and no allocation; Error.Elapsed then counts from the first failure.
+//
+// # Running a Policy on your own executor
+//
+// Do and package scheduler are two executors of one state machine; the
+// stepping API lets any other executor (a consumer of SQS, Kafka or a
+// database table, package durable's asynq worker) run a Policy with the same
+// semantics, using only this package:
+//
+//   - Configure resolves a job's options (over a base policy) into its
+//     Policy and per-job data, as Do and Submit do.
+//   - Run is one job's retry state. Start it when the job is submitted, or
+//     Resume it with the start time, the attempts made and the previous base
+//     delay that your queue kept; Begin counts each attempt.
+//   - Call runs one attempt: it builds the attempt's context (its timeout,
+//     its number for AttemptFrom; an executor that cancels running attempts
+//     passes an Attempt of its own), recovers a panic and applies
+//     RetryOnResult.
+//   - Judge turns the attempt's Outcome into a Decision: success, a retry
+//     after Wait (your queue's redelivery delay), or giving up with a
+//     Reason. Fail builds the final *Error; Retrying, Succeeded and GaveUp
+//     fire the hooks, which run wherever the executor calls them.
+//   - Promise and Future, for an executor that hands out futures.
+//
+// See the Stepping example.
 package job
