@@ -238,18 +238,19 @@ func Call[T any](ctx context.Context, r *Run, a *Attempt, op Op[T]) (T, Outcome)
 
 // invoke runs op once with ctx: the heart of Call, and Do's fast path.
 func invoke[T any](ctx context.Context, op Op[T], p *Policy) (v T, o Outcome) {
-	func() {
-		defer func() {
-			if x := recover(); x != nil {
-				var zero T
-				v, o = zero, Outcome{Err: Permanent(&PanicError{Value: x, Stack: debug.Stack()})}
-			}
-		}()
-		v, o.Err = op.Run(ctx)
-		if o.Err == nil && p.result != nil {
-			o.Rejected = p.result.(func(T) bool)(v)
+	defer func() {
+		if x := recover(); x != nil {
+			var zero T
+			v, o = zero, Outcome{Err: Permanent(&PanicError{Value: x, Stack: debug.Stack()}), Hint: -1, perm: true}
 		}
 	}()
-	o.Hint, o.perm, o.bad = classify(o.Err)
+	v, err := op.Run(ctx)
+	if err != nil {
+		return v, classified(err)
+	}
+	o.Hint = -1
+	if p.result != nil {
+		o.Rejected = p.result.(func(T) bool)(v)
+	}
 	return v, o
 }

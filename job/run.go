@@ -177,19 +177,28 @@ func (r *Run) Elapsed() time.Duration {
 // Outcome is what one attempt came to, as Call reports it.
 type Outcome struct {
 	Err      error         // the attempt's error (a panic: a permanent *PanicError)
-	Rejected bool          // no error, but RetryOnResult rejected the value
 	Hint     time.Duration // the error's Retry-After hint; -1: none
-	perm     bool
-	bad      error // one of Err's own methods panicked: the job must end
+	Rejected bool          // no error, but RetryOnResult rejected the value
+	perm     bool          // Err is permanent (or one of its own methods panicked: Err is that panic)
+}
+
+// classified returns the outcome of an attempt that returned err (not nil).
+func classified(err error) Outcome {
+	hint, perm, bad := classify(err)
+	if bad != nil {
+		err = bad // err's own methods panic: keep nothing that walks into it
+	}
+	return Outcome{Err: err, Hint: hint, perm: perm}
 }
 
 // OutcomeOf returns the outcome of an attempt that returned err (and a value
 // RetryOnResult accepted), for an executor that runs attempts without Call.
 // It recovers a panic in err's own methods as Call does.
 func OutcomeOf(err error) Outcome {
-	o := Outcome{Err: err}
-	o.Hint, o.perm, o.bad = classify(err)
-	return o
+	if err == nil {
+		return Outcome{Hint: -1}
+	}
+	return classified(err)
 }
 
 // Failed reports whether the attempt failed (an error, or a rejected value).
@@ -222,9 +231,6 @@ func (r *Run) Judge(o Outcome, stop error) Decision {
 		err = errRejected
 	}
 	r.last = err
-	if o.bad != nil {
-		r.last = o.bad // err's own methods panic: keep nothing that walks into it
-	}
 	p := r.policy
 	if r.start == unset {
 		// The policy needs no time, so the clock was not read at the start:
@@ -236,7 +242,7 @@ func (r *Run) Judge(o Outcome, stop error) Decision {
 	switch {
 	case stop != nil:
 		return giveUp(stop)
-	case o.bad != nil, o.perm:
+	case o.perm:
 		return giveUp(ErrPermanent)
 	case err != errRejected && p.retryIf != nil && !r.retryIf(err):
 		return giveUp(ErrPermanent)
