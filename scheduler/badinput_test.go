@@ -3,7 +3,8 @@ package scheduler_test
 // Bad input everywhere: nil operation, nil ctx, zero and negative sizes,
 // negative durations, NaN and infinite factors, absurd Retry-After values,
 // empty and huge keys. Each gets a clear error or a "package: ..." panic at
-// the call site, never a hang or a silent drop.
+// the call site, never a hang or a silent drop. The tests that involve time
+// run in a synctest bubble.
 
 import (
 	"context"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -93,23 +95,15 @@ func TestBadInputPanics(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			msg, panicked := fxPanic(tt.call)
-			if !panicked {
-				t.Fatalf("%s did not panic", tt.name)
-			}
-			if !strings.HasPrefix(msg, tt.prefix) {
-				t.Errorf("%s panicked with %q, want the prefix %q", tt.name, msg, tt.prefix)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { mustPanic(t, tt.prefix, tt.call) })
 	}
 	if st := s.Stats(); st.Submitted != 0 {
 		t.Errorf("calls that panicked submitted jobs: %+v", st)
 	}
-	fxServes(t, s, 3)
-	fxCloseWithin(t, s, time.Second)
-	fxEnded(t, s)
-	fxNoLeak(t, ignore)
+	serves(t, s, 3)
+	closeWithin(t, s, time.Second)
+	checkEnded(t, s)
+	noLeak(t, ignore)
 }
 
 // Nil options are ignored (job.Option nil, a nil *job.Policy, a nil
@@ -120,13 +114,13 @@ func TestBadInputNilOptionsAndMinimalSizes(t *testing.T) {
 	s := scheduler.New(nil, scheduler.WithWorkers(1), scheduler.WithQueueSize(1), scheduler.WithGrace(0), nil)
 	for i := range 20 {
 		f := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return i, nil }, nil, nilPolicy, job.Option(nil))
-		if v, err := fxWait(t, f); v != i || err != nil {
+		if v, err := await(t, f); v != i || err != nil {
 			t.Fatalf("job %d: %d, %v", i, v, err)
 		}
 	}
-	fxCloseWithin(t, s, time.Second)
-	fxEnded(t, s)
-	fxNoLeak(t, ignore)
+	closeWithin(t, s, time.Second)
+	checkEnded(t, s)
+	noLeak(t, ignore)
 }
 
 // A context that is already done, or whose deadline has passed: the future
@@ -166,8 +160,8 @@ func TestBadInputDeadContextsAndTinyDurations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := calls.Load()
 			f := scheduler.Submit(s, tt.ctx, op, tt.opts...)
-			_, err := fxWait(t, f)
-			e := fxJobError(t, err)
+			_, err := await(t, f)
+			e := jobError(t, err)
 			if e.Reason != tt.wantReason || e.Attempts != 0 || calls.Load() != before {
 				t.Errorf("err = %v (Reason %v, %d attempts, op called %d times); want Reason %v, no attempt",
 					err, e.Reason, e.Attempts, calls.Load()-before, tt.wantReason)
@@ -175,14 +169,14 @@ func TestBadInputDeadContextsAndTinyDurations(t *testing.T) {
 		})
 	}
 	t.Run("MaxElapsed, MaxWait, MaxAttempts at their maximum", func(t *testing.T) {
-		op, n := fxFailThen(2, 9)
+		op, n := failThen(2, 9)
 		f := scheduler.Submit(s, context.Background(), op, job.MaxElapsed(math.MaxInt64), job.MaxWait(math.MaxInt64),
 			job.MaxAttempts(math.MaxInt), job.Wait(wait.Constant(time.Microsecond)))
-		if v, err := fxWait(t, f); v != 9 || err != nil || n.Load() != 3 {
+		if v, err := await(t, f); v != 9 || err != nil || n.Load() != 3 {
 			t.Errorf("Wait() = %d, %v after %d attempts; want 9, nil after 3", v, err, n.Load())
 		}
 	})
-	fxCloseWithin(t, s, time.Second)
+	closeWithin(t, s, time.Second)
 	for _, submit := range []func() *job.Future[int]{
 		func() *job.Future[int] { return scheduler.Submit(s, context.Background(), op) },
 		func() *job.Future[int] {
@@ -194,7 +188,7 @@ func TestBadInputDeadContextsAndTinyDurations(t *testing.T) {
 		},
 	} {
 		if f := submit(); f != nil {
-			if !fxDone(f.Done()) {
+			if !isDone(f.Done()) {
 				t.Errorf("a submission after Close is not resolved at once")
 			}
 			if _, err := f.Wait(context.Background()); !errors.Is(err, job.ErrClosed) {
@@ -205,19 +199,19 @@ func TestBadInputDeadContextsAndTinyDurations(t *testing.T) {
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown after Close = %v, want nil", err)
 	}
-	st := fxEnded(t, s)
+	st := checkEnded(t, s)
 	if want := uint64(len(tests) + 1 + 1); st.Submitted != want {
 		t.Errorf("Stats.Submitted = %d, want %d (every accepted submission counted)", st.Submitted, want)
 	}
-	fxNoLeak(t, ignore)
+	noLeak(t, ignore)
 }
 
-// fxHinted is an error whose RetryAfter method returns any duration, even
+// customHint is an error whose RetryAfter method returns any duration, even
 // one job.RetryAfter would not make.
-type fxHinted time.Duration
+type customHint time.Duration
 
-func (h fxHinted) Error() string             { return "503 (custom hint " + time.Duration(h).String() + ")" }
-func (h fxHinted) RetryAfter() time.Duration { return time.Duration(h) }
+func (h customHint) Error() string             { return "503 (custom hint " + time.Duration(h).String() + ")" }
+func (h customHint) RetryAfter() time.Duration { return time.Duration(h) }
 
 // Absurd Retry-After hints on one job: a negative hint counts as 0; a hint
 // above MaxWait (or past the job's deadline) ends the job at once with
@@ -229,13 +223,13 @@ func TestBadInputAbsurdRetryAfter(t *testing.T) {
 		opts       []job.Option
 		wantReason error // nil: retried at once, then succeeds
 	}{
-		{"RetryAfter(-1h)", job.RetryAfter(errFx, -time.Hour), nil, nil},
-		{"RetryAfter(MinInt64)", job.RetryAfter(errFx, math.MinInt64), nil, nil},
-		{"custom RetryAfter() = MinInt64", fxHinted(math.MinInt64), nil, nil},
-		{"RetryAfter(MaxInt64)", job.RetryAfter(errFx, math.MaxInt64), nil, job.ErrDeadline},
-		{"custom RetryAfter() = MaxInt64", fxHinted(math.MaxInt64), nil, job.ErrDeadline},
-		{"RetryAfter(100 years), MaxWait(0)", job.RetryAfter(errFx, 100*365*24*time.Hour), []job.Option{job.MaxWait(0), job.MaxElapsed(time.Hour)}, job.ErrDeadline},
-		{"RetryAfter(2h), MaxElapsed(1h)", job.RetryAfter(errFx, 2*time.Hour), []job.Option{job.MaxWait(0), job.MaxElapsed(time.Hour)}, job.ErrDeadline},
+		{"RetryAfter(-1h)", job.RetryAfter(errBoom, -time.Hour), nil, nil},
+		{"RetryAfter(MinInt64)", job.RetryAfter(errBoom, math.MinInt64), nil, nil},
+		{"custom RetryAfter() = MinInt64", customHint(math.MinInt64), nil, nil},
+		{"RetryAfter(MaxInt64)", job.RetryAfter(errBoom, math.MaxInt64), nil, job.ErrDeadline},
+		{"custom RetryAfter() = MaxInt64", customHint(math.MaxInt64), nil, job.ErrDeadline},
+		{"RetryAfter(100 years), MaxWait(0)", job.RetryAfter(errBoom, 100*365*24*time.Hour), []job.Option{job.MaxWait(0), job.MaxElapsed(time.Hour)}, job.ErrDeadline},
+		{"RetryAfter(2h), MaxElapsed(1h)", job.RetryAfter(errBoom, 2*time.Hour), []job.Option{job.MaxWait(0), job.MaxElapsed(time.Hour)}, job.ErrDeadline},
 	}
 	for _, keyed := range []bool{false, true} {
 		for _, tt := range tests {
@@ -244,38 +238,41 @@ func TestBadInputAbsurdRetryAfter(t *testing.T) {
 				name += ", keyed"
 			}
 			t.Run(name, func(t *testing.T) {
-				ignore := goleak.IgnoreCurrent()
-				mock := clock.NewMock()
-				s := scheduler.New(scheduler.WithWorkers(2), scheduler.WithClock(mock))
-				var calls atomic.Int32
-				opts := append([]job.Option{job.Wait(wait.Constant(0)), job.Jitter(jitter.None)}, tt.opts...)
-				if keyed {
-					opts = append(opts, job.Key("api.example.com"))
-				}
-				f := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) {
-					if calls.Add(1) == 1 {
-						return 0, tt.err
+				synctest.Test(t, func(t *testing.T) {
+					s := scheduler.New(scheduler.WithWorkers(2))
+					var calls atomic.Int32
+					opts := append([]job.Option{job.Wait(wait.Constant(0)), job.Jitter(jitter.None)}, tt.opts...)
+					if keyed {
+						opts = append(opts, job.Key("api.example.com"))
 					}
-					return 1, nil
-				}, opts...)
-				fxSettle(t, s) // no mock.Add: a hint of 0 needs none
-				if !fxDone(f.Done()) {
-					t.Fatalf("job not resolved without advancing the clock (stats %+v)", s.Stats())
-				}
-				v, err := f.Wait(context.Background())
-				if tt.wantReason == nil {
-					if v != 1 || err != nil {
-						t.Errorf("Wait() = %d, %v; want 1, nil", v, err)
+					start := time.Now()
+					f := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) {
+						if calls.Add(1) == 1 {
+							return 0, tt.err
+						}
+						return 1, nil
+					}, opts...)
+					synctest.Wait() // every goroutine idle, and no time has passed: a hint of 0 needs none
+					if !isDone(f.Done()) {
+						t.Fatalf("job not resolved without time passing (stats %+v)", s.Stats())
 					}
-				} else {
-					e := fxJobError(t, err)
-					if e.Reason != tt.wantReason || e.Attempts != 1 || !errors.Is(err, e.Last) || e.Last == nil {
-						t.Errorf("err = %v (Reason %v, %d attempts); want Reason %v after 1 attempt, keeping the error", err, e.Reason, e.Attempts, tt.wantReason)
+					if d := time.Since(start); d != 0 {
+						t.Errorf("job resolved after %v, want 0", d)
 					}
-				}
-				fxCloseWithin(t, s, time.Second)
-				fxEnded(t, s)
-				fxNoLeak(t, ignore)
+					v, err := f.Wait(context.Background())
+					if tt.wantReason == nil {
+						if v != 1 || err != nil {
+							t.Errorf("Wait() = %d, %v; want 1, nil", v, err)
+						}
+					} else {
+						e := jobError(t, err)
+						if e.Reason != tt.wantReason || e.Attempts != 1 || !errors.Is(err, e.Last) || e.Last == nil {
+							t.Errorf("err = %v (Reason %v, %d attempts); want Reason %v after 1 attempt, keeping the error", err, e.Reason, e.Attempts, tt.wantReason)
+						}
+					}
+					closeWithin(t, s, time.Second)
+					checkEnded(t, s)
+				})
 			})
 		}
 	}
@@ -316,177 +313,180 @@ func TestBadInputKeyPauseRespectsOtherJobsLimits(t *testing.T) {
 	for _, tt := range tests {
 		name := fmt.Sprintf("hint %v, limit %v, %s", tt.hint, tt.limit, tt.how)
 		t.Run(name, func(t *testing.T) {
-			ignore := goleak.IgnoreCurrent()
-			mock := clock.NewMock()
-			opts := []scheduler.Option{scheduler.WithWorkers(2), scheduler.WithClock(mock)}
-			if tt.how == waiting {
-				opts = append(opts, scheduler.WithKeyLimit(1))
-			}
-			s := scheduler.New(opts...)
-			defer func() {
-				fxCloseWithin(t, s, time.Second)
-				fxEnded(t, s)
-				fxNoLeak(t, ignore)
-			}()
-			hinted, secondThere := make(chan struct{}), make(chan struct{})
-			var firstCalls atomic.Int32
-			s.Go(context.Background(), func(context.Context) error {
-				if firstCalls.Add(1) > 1 {
-					return nil
+			synctest.Test(t, func(t *testing.T) {
+				opts := []scheduler.Option{scheduler.WithWorkers(2)}
+				if tt.how == waiting {
+					opts = append(opts, scheduler.WithKeyLimit(1))
 				}
-				defer close(hinted)
-				if tt.how != after {
-					<-secondThere
-				}
-				return job.RetryAfter(errFx, tt.hint)
-			}, job.Key(key))
-			jobOpts := append([]job.Option{job.Key(key), job.Wait(wait.Constant(time.Millisecond)), job.Jitter(jitter.None)}, tt.opts...)
-			var calls atomic.Int32
-			op := func(context.Context) (int, error) {
-				if calls.Add(1) == 1 {
-					if tt.how == running {
-						close(secondThere)
-						<-hinted
+				s := scheduler.New(opts...)
+				defer func() {
+					closeWithin(t, s, time.Second)
+					checkEnded(t, s)
+				}()
+				hinted, secondThere := make(chan struct{}), make(chan struct{})
+				var firstCalls atomic.Int32
+				s.Go(context.Background(), func(context.Context) error {
+					if firstCalls.Add(1) > 1 {
+						return nil
 					}
-					return 0, errFx
+					defer close(hinted)
+					if tt.how != after {
+						<-secondThere
+					}
+					return job.RetryAfter(errBoom, tt.hint)
+				}, job.Key(key))
+				jobOpts := append([]job.Option{job.Key(key), job.Wait(wait.Constant(time.Millisecond)), job.Jitter(jitter.None)}, tt.opts...)
+				var calls atomic.Int32
+				op := func(context.Context) (int, error) {
+					if calls.Add(1) == 1 {
+						if tt.how == running {
+							close(secondThere)
+							<-hinted
+						}
+						return 0, errBoom
+					}
+					return 1, nil
 				}
-				return 1, nil
-			}
-			switch tt.how {
-			case after:
-				<-hinted
-				fxSettle(t, s)
-			case waiting:
-				waitStats(t, s, "one job running", func(st scheduler.Stats) bool { return st.Running == 1 })
-			}
-			second := scheduler.Submit(s, context.Background(), op, jobOpts...)
-			if tt.how == waiting {
-				waitStats(t, s, "the second job waiting for its key", func(st scheduler.Stats) bool { return st.Waiting == 1 })
-				close(secondThere)
-			}
-			fxSettle(t, s)
-			if st, _ := s.KeyStats(key); st.Paused == 0 {
-				t.Fatalf("key not paused by a hint of %v", tt.hint)
-			}
-			mock.Add(tt.limit)
-			fxSettle(t, s)
-			if !fxDone(second.Done()) {
-				st, _ := s.KeyStats(key)
-				t.Fatalf("the key's second job is still waiting %v after it started, past its limit of %v (key paused for %v more, %d attempts made)",
-					tt.limit, tt.limit, st.Paused, calls.Load())
-			}
-			if _, err := second.Wait(context.Background()); err != nil && !errors.Is(err, job.ErrDeadline) {
-				t.Errorf("second job: err = %v, want nil or ErrDeadline", err)
-			}
+				switch tt.how {
+				case after:
+					<-hinted
+					synctest.Wait()
+				case waiting:
+					waitStats(t, s, "one job running", func(st scheduler.Stats) bool { return st.Running == 1 })
+				}
+				second := scheduler.Submit(s, context.Background(), op, jobOpts...)
+				if tt.how == waiting {
+					waitStats(t, s, "the second job waiting for its key", func(st scheduler.Stats) bool { return st.Waiting == 1 })
+					close(secondThere)
+				}
+				synctest.Wait()
+				if st, _ := s.KeyStats(key); st.Paused == 0 {
+					t.Fatalf("key not paused by a hint of %v", tt.hint)
+				}
+				time.Sleep(tt.limit)
+				synctest.Wait()
+				if !isDone(second.Done()) {
+					st, _ := s.KeyStats(key)
+					t.Fatalf("the key's second job is still waiting %v after it started, past its limit of %v (key paused for %v more, %d attempts made)",
+						tt.limit, tt.limit, st.Paused, calls.Load())
+				}
+				if _, err := second.Wait(context.Background()); err != nil && !errors.Is(err, job.ErrDeadline) {
+					t.Errorf("second job: err = %v, want nil or ErrDeadline", err)
+				}
+			})
 		})
 	}
 }
 
-// A hint pauses the job's key even when the job itself cannot use it: "once
+// A hint pauses the job's key even when the job itself cannot use it: once
 // an attempt of a key has returned a hint, no attempt of that key starts
-// before the hint ends" (DESIGN.md). Here the attempt that returns the hint
-// is the job's last (MaxAttempts(1)): the job gives up, and the next job of
-// the key must still wait for the hint to pass.
+// before the hint ends (the package doc, "Keys"). Here the attempt that
+// returns the hint is the job's last (MaxAttempts(1)): the job gives up, and
+// the next job of the key must still wait for the hint to pass.
 func TestBadInputHintOnLastAttemptPausesKey(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	const key = "api.example.com"
-	mock := clock.NewMock()
-	s := scheduler.New(scheduler.WithWorkers(2), scheduler.WithClock(mock))
-	defer func() {
-		fxCloseWithin(t, s, time.Second)
-		fxEnded(t, s)
-		fxNoLeak(t, ignore)
-	}()
-	last := s.Go(context.Background(), func(context.Context) error {
-		return job.RetryAfter(errFx, time.Minute)
-	}, job.Key(key), job.MaxAttempts(1))
-	if _, err := fxWait(t, last); !errors.Is(err, job.ErrExhausted) {
-		t.Fatalf("err = %v, want ErrExhausted", err)
-	}
-	var calls atomic.Int32
-	next := s.Go(context.Background(), func(context.Context) error { calls.Add(1); return nil }, job.Key(key))
-	fxSettle(t, s)
-	if n := calls.Load(); n != 0 {
-		st, _ := s.KeyStats(key)
-		t.Errorf("the key's next job ran at once (%d attempts, key state %+v): the hint of the previous job's last attempt did not pause the key", n, st)
-	}
-	mock.Add(time.Minute + 15*time.Second) // the pause and its spread
-	fxSettle(t, s)
-	if _, err := fxWait(t, next); err != nil {
-		t.Errorf("next job: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const key = "api.example.com"
+		s := scheduler.New(scheduler.WithWorkers(2))
+		defer func() {
+			closeWithin(t, s, time.Second)
+			checkEnded(t, s)
+		}()
+		last := s.Go(context.Background(), func(context.Context) error {
+			return job.RetryAfter(errBoom, time.Minute)
+		}, job.Key(key), job.MaxAttempts(1))
+		if _, err := await(t, last); !errors.Is(err, job.ErrExhausted) {
+			t.Fatalf("err = %v, want ErrExhausted", err)
+		}
+		var calls atomic.Int32
+		next := s.Go(context.Background(), func(context.Context) error { calls.Add(1); return nil }, job.Key(key))
+		synctest.Wait()
+		if n := calls.Load(); n != 0 {
+			st, _ := s.KeyStats(key)
+			t.Errorf("the key's next job ran at once (%d attempts, key state %+v): the hint of the previous job's last attempt did not pause the key", n, st)
+		}
+		time.Sleep(time.Minute - 1)
+		synctest.Wait()
+		if n := calls.Load(); n != 0 {
+			t.Errorf("the key's next job ran before the minute's pause had passed (%d attempts)", n)
+		}
+		time.Sleep(15*time.Second + 1) // the end of the pause and its spread
+		synctest.Wait()
+		if _, err := await(t, next); err != nil {
+			t.Errorf("next job: %v", err)
+		}
+	})
 }
 
 // Keys: the empty key means no key (no per-key limit applies); a huge key
 // and thousands of distinct keys work, and their state is dropped once
 // idle.
 func TestBadInputKeys(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	s := scheduler.New(scheduler.WithWorkers(4), scheduler.WithKeyLimit(1))
-	huge := strings.Repeat("k", 1<<20)
-	// The empty key is not limited: two of its jobs run at once.
-	both := make(chan struct{})
-	var arrived atomic.Int32
-	meet := func(context.Context) (int, error) {
-		if arrived.Add(1) == 2 {
-			close(both)
-		}
-		select {
-		case <-both:
-			return 1, nil
-		case <-time.After(10 * time.Second):
-			return 0, errors.New("the other job with key \"\" never ran alongside")
-		}
-	}
-	fa := scheduler.Submit(s, context.Background(), meet, job.Key(""))
-	fb := scheduler.Submit(s, context.Background(), meet, job.Key(""))
-	for _, f := range []*job.Future[int]{fa, fb} {
-		if v, err := fxWait(t, f); v != 1 || err != nil {
-			t.Errorf("job with key \"\": %d, %v", v, err)
-		}
-	}
-	// A huge key, limited to one attempt at a time.
-	var running, peak atomic.Int32
-	hugeOp := func(context.Context) (int, error) {
-		n := running.Add(1)
-		defer running.Add(-1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithWorkers(4), scheduler.WithKeyLimit(1))
+		huge := strings.Repeat("k", 1<<20)
+		// The empty key is not limited: two of its jobs run at once.
+		both := make(chan struct{})
+		var arrived atomic.Int32
+		meet := func(context.Context) (int, error) {
+			if arrived.Add(1) == 2 {
+				close(both)
+			}
+			select {
+			case <-both:
+				return 1, nil
+			case <-time.After(10 * time.Second):
+				return 0, errors.New("the other job with key \"\" never ran alongside")
 			}
 		}
-		for range 100 { // stay running a while, so that overlapping attempts would show
-			runtime.Gosched()
+		fa := scheduler.Submit(s, context.Background(), meet, job.Key(""))
+		fb := scheduler.Submit(s, context.Background(), meet, job.Key(""))
+		for _, f := range []*job.Future[int]{fa, fb} {
+			if v, err := await(t, f); v != 1 || err != nil {
+				t.Errorf("job with key \"\": %d, %v", v, err)
+			}
 		}
-		return 1, nil
-	}
-	var fs []*job.Future[int]
-	for range 8 {
-		fs = append(fs, scheduler.Submit(s, context.Background(), hugeOp, job.Key(huge)))
-	}
-	// Thousands of distinct keys.
-	const distinct = 2000
-	for i := range distinct {
-		fs = append(fs, scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 1, nil },
-			job.Key(strings.Repeat("x", i%64)+string(rune('a'+i%26))+time.Duration(i).String())))
-	}
-	for _, f := range fs {
-		if v, err := fxWait(t, f); v != 1 || err != nil {
-			t.Errorf("keyed job: %d, %v", v, err)
+		// A huge key, limited to one attempt at a time.
+		var running, peak atomic.Int32
+		hugeOp := func(context.Context) (int, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			for range 100 { // stay running a while, so that overlapping attempts would show
+				runtime.Gosched()
+			}
+			return 1, nil
 		}
-	}
-	if p := peak.Load(); p != 1 {
-		t.Errorf("huge key: %d attempts ran at once, want 1 (WithKeyLimit(1))", p)
-	}
-	fxSettle(t, s)
-	if st := s.Stats(); st.Keys != 0 {
-		t.Errorf("Stats.Keys = %d after every keyed job ended, want 0 (idle keys dropped)", st.Keys)
-	}
-	if _, ok := s.KeyStats(huge); ok {
-		t.Error("the huge key's state was kept after it went idle")
-	}
-	fxCloseWithin(t, s, time.Second)
-	fxEnded(t, s)
-	fxNoLeak(t, ignore)
+		var fs []*job.Future[int]
+		for range 8 {
+			fs = append(fs, scheduler.Submit(s, context.Background(), hugeOp, job.Key(huge)))
+		}
+		// Thousands of distinct keys.
+		const distinct = 2000
+		for i := range distinct {
+			fs = append(fs, scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 1, nil },
+				job.Key(strings.Repeat("x", i%64)+string(rune('a'+i%26))+time.Duration(i).String())))
+		}
+		for _, f := range fs {
+			if v, err := await(t, f); v != 1 || err != nil {
+				t.Errorf("keyed job: %d, %v", v, err)
+			}
+		}
+		if p := peak.Load(); p != 1 {
+			t.Errorf("huge key: %d attempts ran at once, want 1 (WithKeyLimit(1))", p)
+		}
+		synctest.Wait()
+		if st := s.Stats(); st.Keys != 0 {
+			t.Errorf("Stats.Keys = %d after every keyed job ended, want 0 (idle keys dropped)", st.Keys)
+		}
+		if _, ok := s.KeyStats(huge); ok {
+			t.Error("the huge key's state was kept after it went idle")
+		}
+		closeWithin(t, s, time.Second)
+		checkEnded(t, s)
+	})
 }

@@ -367,7 +367,7 @@ func TestStressChaos(t *testing.T) {
 		if j.viaMap {
 			continue
 		}
-		if !fxDone(j.done()) {
+		if !isDone(j.done()) {
 			lost++
 			continue
 		}
@@ -472,7 +472,7 @@ collect:
 		t.Errorf("futures lost: %d (Map results lost %d, duplicated %d)", lost+mapLost, mapLost, mapDup)
 	}
 	st := s.Stats()
-	fxStatsAddUp(t, st)
+	statsAddUp(t, st)
 	if got, want := st.Submitted, uint64(n); got != want {
 		t.Errorf("Stats.Submitted = %d, want %d (one per job; TrySubmit's ErrQueueFull not counted)", got, want)
 	}
@@ -488,7 +488,7 @@ collect:
 		c(nil)
 	}
 	ownCancels.Wait()
-	leaked := fxNoLeak(t, ignore)
+	leaked := noLeak(t, ignore)
 
 	t.Logf("chaos: %d jobs (%d via Map), %d workers, queue %d, key limit %d, grace %v, GOMAXPROCS %d", n, nMap, workers, queue, chaosKeyLimit, grace, runtime.GOMAXPROCS(0))
 	t.Logf("chaos: kinds: %s", chaosCounts(kinds[:]))

@@ -50,7 +50,7 @@ func TestStressLoad(t *testing.T) {
 			attempts.Add(1)
 			if i%10 == 0 && first {
 				first = false
-				return 0, errFx
+				return 0, errBoom
 			}
 			return i, nil
 		}
@@ -141,7 +141,7 @@ func TestStressLoad(t *testing.T) {
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown() = %v", err)
 	}
-	st := fxEnded(t, s)
+	st := checkEnded(t, s)
 	if st.Submitted != uint64(n) || st.Succeeded != uint64(n) {
 		t.Errorf("Stats: Submitted %d, Succeeded %d; want %d each", st.Submitted, st.Succeeded, n)
 	}
@@ -159,7 +159,7 @@ func TestStressLoad(t *testing.T) {
 		t.Errorf("peak heap %.1f MiB over the baseline, want at most %d MiB: backpressure does not bound memory",
 			float64(growth)/(1<<20), heapBound>>20)
 	}
-	leaked := fxNoLeak(t, ignore)
+	leaked := noLeak(t, ignore)
 	t.Logf("load: %d submissions from %d goroutines (TrySubmit %d, ErrQueueFull %d), WithQueueSize(%d), %d workers: %v, %.0f jobs/s",
 		n, submitters, tries.Load(), full.Load(), queue, workers, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	t.Logf("load: attempts %d, retries %d; peak jobs in the scheduler %d; heap: baseline %.1f MiB, peak %.1f MiB (growth %.1f MiB); goroutines leaked %d",

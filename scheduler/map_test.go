@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/scheduler"
@@ -19,7 +18,7 @@ func collect[Out any](t *testing.T, ch <-chan scheduler.Result[Out], n int) []sc
 	var rs []scheduler.Result[Out]
 	seen := make([]bool, n)
 	for {
-		r, ok := recvResult(t, ch)
+		r, ok := recvOK(t, ch, "Map result")
 		if !ok {
 			return rs
 		}
@@ -29,19 +28,6 @@ func collect[Out any](t *testing.T, ch <-chan scheduler.Result[Out], n int) []sc
 		seen[r.Index] = true
 		rs = append(rs, r)
 	}
-}
-
-func recvResult[Out any](t *testing.T, ch <-chan scheduler.Result[Out]) (scheduler.Result[Out], bool) {
-	t.Helper()
-	tm := time.NewTimer(10 * time.Second)
-	defer tm.Stop()
-	select {
-	case r, ok := <-ch:
-		return r, ok
-	case <-tm.C:
-		t.Fatal("no Map result after 10s")
-	}
-	panic("unreachable")
 }
 
 // TestMapCompletionOrder: results arrive as the jobs complete, each with its
@@ -59,7 +45,7 @@ func TestMapCompletionOrder(t *testing.T) {
 	})
 	var order []int
 	for range 4 {
-		r, ok := recvResult(t, ch)
+		r, ok := recvOK(t, ch, "Map result")
 		if !ok {
 			t.Fatal("channel closed early")
 		}

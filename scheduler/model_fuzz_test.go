@@ -2,8 +2,8 @@ package scheduler_test
 
 // FuzzScheduler is a model-based fuzz test of the scheduler: the fuzz input
 // is decoded into a short sequence of operations (submit, try-submit,
-// cancel a future, cancel a shared context, advance the mock clock, shut
-// down) on a mock-clock scheduler, and after each one the scheduler is
+// cancel a future, cancel a shared context, advance the clock, shut down)
+// on a scheduler in a synctest bubble, and after each one the scheduler is
 // compared with a simple reference model of what must (and what may) have
 // happened by then:
 //
@@ -23,9 +23,9 @@ package scheduler_test
 //   - after Close, every future has resolved exactly once, hooks fired at
 //     most once per event, and Stats add up and match the outcomes.
 //
-// WaitSettled is the handshake between operations. Inputs are kept short
-// (at most 30 operations and 8 jobs), since the mock sleeps a millisecond of
-// real time for every timer it fires.
+// synctest.Wait is the handshake between operations, and time.Sleep in the
+// bubble advances the clock. Inputs are kept short (at most 30 operations
+// and 8 jobs) so that a failing sequence stays readable.
 
 import (
 	"context"
@@ -33,9 +33,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
-
-	"github.com/benbjohnson/clock"
 
 	"github.com/rebound-go/rebound/jitter"
 	"github.com/rebound-go/rebound/job"
@@ -179,9 +178,9 @@ func (j *modelJob) wantReason() error {
 // modelRun is one fuzz input's run.
 type modelRun struct {
 	t         *testing.T
-	mock      *clock.Mock
 	s         *scheduler.Scheduler
 	queue     int
+	start     time.Time     // the bubble's time at the start
 	now       time.Duration // model time since the start
 	jobs      []*modelJob
 	groupCtx  [modelGroups]context.Context
@@ -212,15 +211,6 @@ func joinLines(lines []string) string {
 	return s
 }
 
-func (r *modelRun) settle() {
-	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.s.WaitSettled(ctx); err != nil {
-		r.fatalf("WaitSettled: %v", err)
-	}
-}
-
 // live reports whether the model says j has not resolved yet.
 func (r *modelRun) live(j *modelJob) bool {
 	return j.rejected == nil && j.stopped == nil && j.must < j.final()
@@ -230,7 +220,7 @@ func (r *modelRun) live(j *modelJob) bool {
 func (r *modelRun) inFlight() int {
 	n := 0
 	for _, j := range r.jobs {
-		if j.rejected == nil && j.stopped == nil && !fxDone(j.f.Done()) {
+		if j.rejected == nil && j.stopped == nil && !isDone(j.f.Done()) {
 			n++
 		}
 	}
@@ -265,7 +255,7 @@ func (r *modelRun) submit(in *modelInput, try bool) {
 	full := !r.closed && r.inFlight() >= r.queue
 	canceled := j.group >= 0 && r.groupCtx[j.group].Err() != nil
 	if full && !canceled {
-		try = true // Submit would block: the mock clock does not move
+		try = true // Submit would block the only submitter
 	}
 	r.logf("job %d: %s kind %d count %d wait %v group %d (full %v)", j.id, map[bool]string{false: "Submit", true: "TrySubmit"}[try], j.kind, j.count, j.wait, j.group, full)
 	if try {
@@ -302,7 +292,7 @@ func (r *modelRun) submit(in *modelInput, try bool) {
 			j.must = j.final()
 		}
 	}
-	if j.rejected != nil && !fxDone(j.f.Done()) {
+	if j.rejected != nil && !isDone(j.f.Done()) {
 		r.fatalf("job %d: submitted with Reason %v due, but its future is not resolved at once", j.id, j.rejected)
 	}
 }
@@ -312,7 +302,7 @@ func (r *modelRun) cancel(in *modelInput) {
 		return
 	}
 	j := r.jobs[in.next(len(r.jobs))]
-	wasDone := fxDone(j.f.Done())
+	wasDone := isDone(j.f.Done())
 	r.logf("job %d: Cancel (resolved already: %v)", j.id, wasDone)
 	if live := r.live(j); live == wasDone {
 		r.fatalf("job %d: the model says live %v, but its future says resolved %v", j.id, live, wasDone)
@@ -321,7 +311,7 @@ func (r *modelRun) cancel(in *modelInput) {
 	if wasDone {
 		return
 	}
-	if !fxDone(j.f.Done()) {
+	if !isDone(j.f.Done()) {
 		r.fatalf("job %d: Cancel of a parked job did not resolve it at once", j.id)
 	}
 	j.stopped, j.stoppedAt = context.Canceled, int(j.attempts.Load())
@@ -350,8 +340,8 @@ func (r *modelRun) cancelCtx(in *modelInput) {
 
 func (r *modelRun) advance(in *modelInput) {
 	d := modelAdvances[in.next(len(modelAdvances))]
-	r.mock.Add(d)
-	r.now += d
+	time.Sleep(d)
+	r.now = time.Since(r.start)
 	r.logf("advance %v", d)
 	for _, j := range r.jobs {
 		// One forced attempt per advance at most: the retry after it may
@@ -382,11 +372,12 @@ func (r *modelRun) shutdown(in *modelInput) {
 			r.fatalf("Shutdown(canceled ctx) = %v with %d live jobs", err, live)
 		}
 	case 2:
-		// Nothing can end while the mock clock stands still: Shutdown
-		// returns nil only if no job is left.
+		// Nothing comes due in 5ms (due times are whole multiples of
+		// 500ms): Shutdown returns nil only if no job is left.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 		err := r.s.Shutdown(ctx)
 		cancel()
+		r.now = time.Since(r.start)
 		if (err == nil && live != 0) || (err != nil && !errors.Is(err, context.DeadlineExceeded)) {
 			r.fatalf("Shutdown(5ms) = %v with %d live jobs", err, live)
 		}
@@ -394,7 +385,7 @@ func (r *modelRun) shutdown(in *modelInput) {
 	r.closed = true
 	for _, j := range r.jobs {
 		if r.live(j) {
-			if !fxDone(j.f.Done()) {
+			if !isDone(j.f.Done()) {
 				r.fatalf("job %d: not resolved when Shutdown returned", j.id)
 			}
 			j.stopped, j.stoppedAt = job.ErrClosed, int(j.attempts.Load())
@@ -408,7 +399,7 @@ func (r *modelRun) check() {
 	live := 0
 	for _, j := range r.jobs {
 		a := int(j.attempts.Load())
-		done := fxDone(j.f.Done())
+		done := isDone(j.f.Done())
 		switch {
 		case j.rejected != nil:
 			if a != 0 {
@@ -440,7 +431,7 @@ func (r *modelRun) check() {
 	if st.Queued != 0 || st.Running != 0 || st.Parked+st.Waiting != live {
 		r.fatalf("settled with %d live jobs, but Stats say %d queued, %d running, %d parked, %d waiting", live, st.Queued, st.Running, st.Parked, st.Waiting)
 	}
-	fxStatsAddUp(r.t, st)
+	statsAddUp(r.t, st)
 }
 
 // finish closes the scheduler and checks every job's outcome.
@@ -454,7 +445,7 @@ func (r *modelRun) finish() {
 	}
 	var succeeded, gaveUp, canceled uint64
 	for _, j := range r.jobs {
-		if !fxDone(j.f.Done()) {
+		if !isDone(j.f.Done()) {
 			r.fatalf("job %d: not resolved after Close", j.id)
 		}
 		v, err := j.f.Wait(context.Background())
@@ -506,7 +497,7 @@ func (r *modelRun) finish() {
 		}
 	}
 	st := r.s.Stats()
-	fxStatsAddUp(r.t, st)
+	statsAddUp(r.t, st)
 	if st.Submitted != uint64(len(r.jobs)) || st.Succeeded != succeeded || st.GaveUp != gaveUp || st.Canceled != canceled {
 		r.fatalf("Stats: Submitted %d, Succeeded %d, GaveUp %d, Canceled %d; the futures say %d, %d, %d, %d",
 			st.Submitted, st.Succeeded, st.GaveUp, st.Canceled, len(r.jobs), succeeded, gaveUp, canceled)
@@ -518,10 +509,8 @@ func runModel(t *testing.T, data []byte) {
 		return
 	}
 	in := &modelInput{b: data}
-	mock := clock.NewMock()
-	mock.Set(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	r := &modelRun{t: t, mock: mock, queue: 2 + in.next(7)}
-	r.s = scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(2),
+	r := &modelRun{t: t, queue: 2 + in.next(7), start: time.Now()}
+	r.s = scheduler.New(scheduler.WithWorkers(2),
 		scheduler.WithQueueSize(r.queue), scheduler.WithGrace(time.Second))
 	defer r.s.Close()
 	for g := range modelGroups {
@@ -549,7 +538,7 @@ func runModel(t *testing.T, data []byte) {
 			}
 			r.shutdown(in)
 		}
-		r.settle()
+		synctest.Wait()
 		r.check()
 	}
 	r.finish()
@@ -579,6 +568,6 @@ func FuzzScheduler(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		runModel(t, data)
+		synctest.Test(t, func(t *testing.T) { runModel(t, data) })
 	})
 }

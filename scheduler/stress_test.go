@@ -29,16 +29,6 @@ func perJob(before, after uint64, n int) float64 {
 	return float64(after-before) / float64(n)
 }
 
-// waitSettled is settle with a bound fit for a million jobs.
-func waitSettled(t *testing.T, s *scheduler.Scheduler, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if err := s.WaitSettled(ctx); err != nil {
-		t.Fatalf("WaitSettled: %v (Stats() %+v)", err, s.Stats())
-	}
-}
-
 // TestStressParkedCancel parks many jobs (one shared Policy, one shared
 // cancellable ctx) for an hour, measures what a parked job costs, then
 // cancels the ctx: every future resolves with context.Canceled at once and
@@ -58,7 +48,7 @@ func TestStressParkedCancel(t *testing.T) {
 	for i := range futures {
 		futures[i] = s.Go(ctx, op, pol)
 	}
-	waitSettled(t, s, 5*time.Minute)
+	settleWithin(t, s, 5*time.Minute)
 	parkedIn := time.Since(start)
 	if st := s.Stats(); st.Parked != n || st.Submitted != uint64(n) || st.Retried != uint64(n) {
 		t.Fatalf("Stats() Parked %d, Submitted %d, Retried %d; want %d each", st.Parked, st.Submitted, st.Retried, n)
@@ -90,7 +80,7 @@ func TestStressParkedCancel(t *testing.T) {
 	if st.Parked != 0 || st.Canceled != uint64(n) {
 		t.Errorf("Stats() Parked %d, Canceled %d; want 0, %d", st.Parked, st.Canceled, n)
 	}
-	waitSettled(t, s, time.Minute) // nothing left for the heap's timer
+	settleWithin(t, s, time.Minute) // nothing left for the heap's timer
 	s.Close()
 	checkEnded(t, s)
 }
