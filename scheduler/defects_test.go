@@ -352,3 +352,26 @@ func TestMockClockAttemptRealHTTP(t *testing.T) {
 		t.Errorf("job.Do: %d, %v; want 200, nil", code, err)
 	}
 }
+
+// A job submitted while another job's hook runs starts at once on another
+// worker: a worker running user code does not count as one about to take
+// work.
+func TestJobRunsWhileHookBlocks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithWorkers(2))
+		defer s.Close()
+		inHook, release := make(chan struct{}), make(chan struct{})
+		a := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 0, errBoom },
+			job.MaxAttempts(1), job.OnGiveUp(func(job.Event) { close(inHook); <-release }))
+		<-inHook
+		b := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 7, nil })
+		synctest.Wait()
+		select {
+		case <-b.Done():
+		default:
+			t.Error("a job waited for another job's hook")
+		}
+		close(release)
+		a.Wait(context.Background())
+	})
+}

@@ -31,7 +31,12 @@ type Scheduler struct {
 	// submission takes a place with one atomic operation while there is
 	// room; Submit calls blocked on a full scheduler wait in admitWaiters.
 	admitted     atomic.Int64
-	nAdmitWait   atomic.Int32 // len(admitWaiters), readable without mu
+	nAdmitWait   atomic.Int32
+
+	// between counts workers whose attempt has returned and that will look
+	// for work again without a wake: a job queued while there are enough
+	// of them wakes no sleeping worker.
+	between atomic.Int32 // len(admitWaiters), readable without mu
 
 	phase       atomic.Int32  // written with mu; read anywhere
 	closing     chan struct{} // closed when intake stops
@@ -129,6 +134,9 @@ func satAdd(a, b int64) int64 {
 
 // signal makes sure a worker will take the work just queued. Called with mu.
 func (s *Scheduler) signal() {
+	if int(s.between.Load()) >= s.fresh.len()+s.ready.len() {
+		return // workers between two jobs will take it: no wake needed
+	}
 	if s.idle > s.wakes {
 		s.wakes++
 		s.work.Signal()
@@ -195,6 +203,7 @@ func (s *Scheduler) worker(id int) {
 		if !s.runOne(id, t) {
 			return // abandoned: mu is not held
 		}
+		s.between.Add(-1) // back to take
 	}
 }
 
@@ -255,6 +264,7 @@ func (s *Scheduler) runOne(id int, t *task) bool {
 		return true
 	}
 	stop := s.stopOf(t)
+	s.between.Add(-1) // user code may take long: a job queued meanwhile wakes a worker
 	s.mu.Unlock()
 
 	// The verdict: RetryIf, the strategy and the jitter (user code, outside
@@ -289,8 +299,10 @@ func (s *Scheduler) runOne(id int, t *task) bool {
 		s.logGiveUp(t, final)
 	}
 
+	s.between.Add(1)
 	s.mu.Lock()
 	if t.state == sAbandoned {
+		s.between.Add(-1) // its worker leaves
 		s.mu.Unlock()
 		return false
 	}

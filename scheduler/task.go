@@ -90,8 +90,10 @@ func (t *typedTask[T]) Cancel() { t.s.cancelTask(&t.task) }
 func (t *typedTask[T]) attempt() (job.Outcome, bool) {
 	v, o := job.Call(t.ctx, &t.run, t.cur, t.op)
 	s := t.s
+	s.between.Add(1)
 	s.mu.Lock()
 	if t.state == sAbandoned {
+		s.between.Add(-1) // its worker leaves
 		s.mu.Unlock()
 		return o, false
 	}
