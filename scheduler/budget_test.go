@@ -11,26 +11,22 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/benbjohnson/clock"
-
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/scheduler"
 )
 
-// budgetRun submits n jobs that succeed, advances the mock clock by
-// advance, then runs one job that always fails and retries at once, and
+// budgetRun submits n jobs that succeed, sleeps for advance (in a synctest
+// bubble), then runs one job that always fails and retries at once, and
 // returns its attempts and error. Every job runs on one worker, one after
 // the other, so the token arithmetic is exact.
-func budgetRun(t *testing.T, s *scheduler.Scheduler, mock *clock.Mock, n int, advance time.Duration, opts ...job.Option) (int, error) {
+func budgetRun(t *testing.T, s *scheduler.Scheduler, n int, advance time.Duration, opts ...job.Option) (int, error) {
 	t.Helper()
 	for range n {
 		if _, err := await(t, s.Go(context.Background(), func(context.Context) error { return nil }, opts...)); err != nil {
 			t.Fatalf("succeeding job: %v", err)
 		}
 	}
-	if advance > 0 {
-		mock.Add(advance)
-	}
+	time.Sleep(advance)
 	f := s.Go(context.Background(), func(context.Context) error { return errBoom },
 		append([]job.Option{constant(0, job.MaxAttempts(0))}, opts...)...)
 	_, err := await(t, f)
@@ -41,29 +37,30 @@ func budgetRun(t *testing.T, s *scheduler.Scheduler, mock *clock.Mock, n int, ad
 // withdraws one; a denied retry ends the job with job.ErrBudget, whose text
 // says it is a client-side limit.
 func TestBudgetTokens(t *testing.T) {
-	mock := clock.NewMock()
-	s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1),
-		scheduler.WithRetryBudget(scheduler.Budget{Ratio: 0.5, MinPerSecond: 0, Window: 10 * time.Second}))
-	defer s.Close()
-	// 4 first attempts deposit 2 tokens, the failing job's first attempt
-	// 0.5 more: 2 retries (2.5 -> 1.5 -> 0.5), and the third is denied.
-	attempts, err := budgetRun(t, s, mock, 4, 0)
-	if attempts != 3 {
-		t.Errorf("Attempts() = %d, want 3 (2 retries allowed)", attempts)
-	}
-	je := jobError(t, err)
-	if je.Reason != job.ErrBudget || !errors.Is(err, errBoom) {
-		t.Errorf("err = %v, want Reason job.ErrBudget and Last %v", err, errBoom)
-	}
-	if !strings.Contains(err.Error(), "client-side") {
-		t.Errorf("err.Error() = %q, want it to say the limit is client-side", err.Error())
-	}
-	s.Close()
-	st := checkEnded(t, s)
-	if st.BudgetDenied != 1 || st.GaveUp != 1 || st.Retried != 2 || st.Succeeded != 4 {
-		t.Errorf("Stats() BudgetDenied %d, GaveUp %d, Retried %d, Succeeded %d; want 1, 1, 2, 4",
-			st.BudgetDenied, st.GaveUp, st.Retried, st.Succeeded)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithWorkers(1),
+			scheduler.WithRetryBudget(scheduler.Budget{Ratio: 0.5, MinPerSecond: 0, Window: 10 * time.Second}))
+		defer s.Close()
+		// 4 first attempts deposit 2 tokens, the failing job's first attempt
+		// 0.5 more: 2 retries (2.5 -> 1.5 -> 0.5), and the third is denied.
+		attempts, err := budgetRun(t, s, 4, 0)
+		if attempts != 3 {
+			t.Errorf("Attempts() = %d, want 3 (2 retries allowed)", attempts)
+		}
+		je := jobError(t, err)
+		if je.Reason != job.ErrBudget || !errors.Is(err, errBoom) {
+			t.Errorf("err = %v, want Reason job.ErrBudget and Last %v", err, errBoom)
+		}
+		if !strings.Contains(err.Error(), "client-side") {
+			t.Errorf("err.Error() = %q, want it to say the limit is client-side", err.Error())
+		}
+		s.Close()
+		st := checkEnded(t, s)
+		if st.BudgetDenied != 1 || st.GaveUp != 1 || st.Retried != 2 || st.Succeeded != 4 {
+			t.Errorf("Stats() BudgetDenied %d, GaveUp %d, Retried %d, Succeeded %d; want 1, 1, 2, 4",
+				st.BudgetDenied, st.GaveUp, st.Retried, st.Succeeded)
+		}
+	})
 }
 
 // TestBudgetWindow: deposits count for Window, then expire.
@@ -80,14 +77,15 @@ func TestBudgetWindow(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprint("after ", c.advance), func(t *testing.T) {
-			mock := clock.NewMock()
-			s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1),
-				scheduler.WithRetryBudget(scheduler.Budget{Ratio: 0.5, Window: 10 * time.Second}))
-			defer s.Close()
-			attempts, err := budgetRun(t, s, mock, 4, c.advance)
-			if attempts != c.want || !errors.Is(err, job.ErrBudget) {
-				t.Errorf("Attempts() = %d, err = %v; want %d, job.ErrBudget", attempts, err, c.want)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := scheduler.New(scheduler.WithWorkers(1),
+					scheduler.WithRetryBudget(scheduler.Budget{Ratio: 0.5, Window: 10 * time.Second}))
+				defer s.Close()
+				attempts, err := budgetRun(t, s, 4, c.advance)
+				if attempts != c.want || !errors.Is(err, job.ErrBudget) {
+					t.Errorf("Attempts() = %d, err = %v; want %d, job.ErrBudget", attempts, err, c.want)
+				}
+			})
 		})
 	}
 }
@@ -105,19 +103,20 @@ func TestBudgetFloor(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprint("MinPerSecond=", c.min), func(t *testing.T) {
-			mock := clock.NewMock()
-			s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1),
-				scheduler.WithRetryBudget(scheduler.Budget{Ratio: 0, MinPerSecond: c.min, Window: 10 * time.Second}))
-			defer s.Close()
-			attempts, err := budgetRun(t, s, mock, 0, 0)
-			if attempts != c.want || !errors.Is(err, job.ErrBudget) {
-				t.Errorf("Attempts() = %d, err = %v; want %d, job.ErrBudget", attempts, err, c.want)
-			}
-			// The spent reserve comes back once the withdrawals expire.
-			attempts, _ = budgetRun(t, s, mock, 0, 10*time.Second)
-			if attempts != c.want {
-				t.Errorf("a Window later: Attempts() = %d, want %d again", attempts, c.want)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := scheduler.New(scheduler.WithWorkers(1),
+					scheduler.WithRetryBudget(scheduler.Budget{Ratio: 0, MinPerSecond: c.min, Window: 10 * time.Second}))
+				defer s.Close()
+				attempts, err := budgetRun(t, s, 0, 0)
+				if attempts != c.want || !errors.Is(err, job.ErrBudget) {
+					t.Errorf("Attempts() = %d, err = %v; want %d, job.ErrBudget", attempts, err, c.want)
+				}
+				// The spent reserve comes back once the withdrawals expire.
+				attempts, _ = budgetRun(t, s, 0, 10*time.Second)
+				if attempts != c.want {
+					t.Errorf("a Window later: Attempts() = %d, want %d again", attempts, c.want)
+				}
+			})
 		})
 	}
 }
@@ -126,73 +125,76 @@ func TestBudgetFloor(t *testing.T) {
 // as the scheduler's; keys do not share their budget, and the key's budget
 // lasts as long as the key has jobs, across their retries.
 func TestBudgetPerKey(t *testing.T) {
-	mock := clock.NewMock()
-	// Ratio 1 and a reserve of 1 token per bucket; 10 unkeyed successes
-	// make the scheduler-wide budget large, so that the keys' bind.
-	s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1),
-		scheduler.WithRetryBudget(scheduler.Budget{Ratio: 1, MinPerSecond: 0.1, Window: 10 * time.Second}))
-	defer s.Close()
-	budgetRun(t, s, mock, 10, 0, job.MaxAttempts(1))
+	synctest.Test(t, func(t *testing.T) {
+		// Ratio 1 and a reserve of 1 token per bucket; 10 unkeyed successes
+		// make the scheduler-wide budget large, so that the keys' bind.
+		s := scheduler.New(scheduler.WithWorkers(1),
+			scheduler.WithRetryBudget(scheduler.Budget{Ratio: 1, MinPerSecond: 0.1, Window: 10 * time.Second}))
+		defer s.Close()
+		budgetRun(t, s, 10, 0, job.MaxAttempts(1))
 
-	for _, key := range []string{"a", "b", "a"} {
-		var mu sync.Mutex
-		var left []float64 // the key's budget after each retry was granted
-		f := s.Go(context.Background(), func(context.Context) error { return errBoom },
-			constant(0, job.MaxAttempts(0), job.OnRetry(func(job.Event) {
-				ks, _ := s.KeyStats(key) // hooks run outside the scheduler's lock
-				mu.Lock()
-				left = append(left, ks.Budget)
-				mu.Unlock()
-			})), job.Key(key))
-		_, err := await(t, f)
-		// The key's reserve (1) and the first attempt's deposit (1): 2 retries.
-		if got := f.Attempts(); got != 3 || !errors.Is(err, job.ErrBudget) {
-			t.Errorf("key %s: Attempts() = %d, err = %v; want 3, job.ErrBudget", key, got, err)
+		for _, key := range []string{"a", "b", "a"} {
+			var mu sync.Mutex
+			var left []float64 // the key's budget after each retry was granted
+			f := s.Go(context.Background(), func(context.Context) error { return errBoom },
+				constant(0, job.MaxAttempts(0), job.OnRetry(func(job.Event) {
+					ks, _ := s.KeyStats(key) // hooks run outside the scheduler's lock
+					mu.Lock()
+					left = append(left, ks.Budget)
+					mu.Unlock()
+				})), job.Key(key))
+			_, err := await(t, f)
+			// The key's reserve (1) and the first attempt's deposit (1): 2 retries.
+			if got := f.Attempts(); got != 3 || !errors.Is(err, job.ErrBudget) {
+				t.Errorf("key %s: Attempts() = %d, err = %v; want 3, job.ErrBudget", key, got, err)
+			}
+			mu.Lock()
+			if fmt.Sprint(left) != "[1 0]" {
+				t.Errorf("key %s: Key().Budget after each retry = %v, want [1 0]", key, left)
+			}
+			mu.Unlock()
+			if _, ok := s.KeyStats(key); ok {
+				t.Errorf("key %s kept after its job ended; want dropped (and its budget full again)", key)
+			}
 		}
-		mu.Lock()
-		if fmt.Sprint(left) != "[1 0]" {
-			t.Errorf("key %s: Key().Budget after each retry = %v, want [1 0]", key, left)
-		}
-		mu.Unlock()
-		if _, ok := s.KeyStats(key); ok {
-			t.Errorf("key %s kept after its job ended; want dropped (and its budget full again)", key)
-		}
-	}
+	})
 }
 
 // TestBudgetBoth: a retry needs a token from the scheduler-wide budget too,
 // however full its key's budget is.
 func TestBudgetBoth(t *testing.T) {
-	mock := clock.NewMock()
-	s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1),
-		scheduler.WithRetryBudget(scheduler.Budget{MinPerSecond: 0.1, Window: 10 * time.Second}))
-	defer s.Close()
-	// One token in every bucket: key a's job takes the scheduler's only one.
-	if n, _ := budgetRun(t, s, mock, 0, 0, job.Key("a")); n != 2 {
-		t.Errorf("key a: Attempts() = %d, want 2", n)
-	}
-	if n, err := budgetRun(t, s, mock, 0, 0, job.Key("b")); n != 1 || !errors.Is(err, job.ErrBudget) {
-		t.Errorf("key b: Attempts() = %d, err = %v; want 1, job.ErrBudget (the scheduler's budget is spent)", n, err)
-	}
-	s.Close()
-	if st := checkEnded(t, s); st.BudgetDenied != 2 {
-		t.Errorf("Stats().BudgetDenied = %d, want 2", st.BudgetDenied)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithWorkers(1),
+			scheduler.WithRetryBudget(scheduler.Budget{MinPerSecond: 0.1, Window: 10 * time.Second}))
+		defer s.Close()
+		// One token in every bucket: key a's job takes the scheduler's only one.
+		if n, _ := budgetRun(t, s, 0, 0, job.Key("a")); n != 2 {
+			t.Errorf("key a: Attempts() = %d, want 2", n)
+		}
+		if n, err := budgetRun(t, s, 0, 0, job.Key("b")); n != 1 || !errors.Is(err, job.ErrBudget) {
+			t.Errorf("key b: Attempts() = %d, err = %v; want 1, job.ErrBudget (the scheduler's budget is spent)", n, err)
+		}
+		s.Close()
+		if st := checkEnded(t, s); st.BudgetDenied != 2 {
+			t.Errorf("Stats().BudgetDenied = %d, want 2", st.BudgetDenied)
+		}
+	})
 }
 
 // TestBudgetOff: without WithRetryBudget retries are not limited.
 func TestBudgetOff(t *testing.T) {
-	mock := clock.NewMock()
-	s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1))
-	defer s.Close()
-	f := s.Go(context.Background(), func(context.Context) error { return errBoom }, constant(0, job.MaxAttempts(50)), job.Key("k"))
-	_, err := await(t, f)
-	if f.Attempts() != 50 || !errors.Is(err, job.ErrExhausted) {
-		t.Errorf("Attempts() = %d, err = %v; want 50, job.ErrExhausted", f.Attempts(), err)
-	}
-	if ks, ok := s.KeyStats("k"); ok && ks.Budget != 0 {
-		t.Errorf("Key(k).Budget = %v without a budget, want 0", ks.Budget)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithWorkers(1))
+		defer s.Close()
+		f := s.Go(context.Background(), func(context.Context) error { return errBoom }, constant(0, job.MaxAttempts(50)), job.Key("k"))
+		_, err := await(t, f)
+		if f.Attempts() != 50 || !errors.Is(err, job.ErrExhausted) {
+			t.Errorf("Attempts() = %d, err = %v; want 50, job.ErrExhausted", f.Attempts(), err)
+		}
+		if ks, ok := s.KeyStats("k"); ok && ks.Budget != 0 {
+			t.Errorf("Key(k).Budget = %v without a budget, want 0", ks.Budget)
+		}
+	})
 }
 
 // TestBudgetInvalid: WithRetryBudget panics on a budget out of range.
@@ -237,7 +239,7 @@ func TestBudgetDecimalRatio(t *testing.T) {
 				defer s.Close()
 				// Nine jobs that succeed, then one that always fails: its
 				// first attempt is the tenth deposit.
-				attempts, err := budgetRun(t, s, nil, 9, 0)
+				attempts, err := budgetRun(t, s, 9, 0)
 				if want := 1 + c.retries; attempts != want || !errors.Is(err, job.ErrBudget) {
 					t.Errorf("Attempts() = %d, err = %v; want %d (%d retries), job.ErrBudget",
 						attempts, err, want, c.retries)

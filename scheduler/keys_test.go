@@ -9,25 +9,23 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/benbjohnson/clock"
-
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/scheduler"
 )
 
-// starts records, per job name, the mock time at which each attempt began.
+// starts records, per job name, the time (a synctest bubble's) at which
+// each attempt began.
 type starts struct {
-	mock *clock.Mock
-	mu   sync.Mutex
-	at   map[string][]time.Time
+	mu sync.Mutex
+	at map[string][]time.Time
 }
 
-func newStarts(mock *clock.Mock) *starts { return &starts{mock: mock, at: map[string][]time.Time{}} }
+func newStarts() *starts { return &starts{at: map[string][]time.Time{}} }
 
 func (s *starts) record(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.at[name] = append(s.at[name], s.mock.Now())
+	s.at[name] = append(s.at[name], time.Now())
 }
 
 func (s *starts) of(name string) []time.Time {
@@ -100,8 +98,7 @@ func TestKeyLimit(t *testing.T) {
 // so it does not keep the key's other jobs waiting through its backoff.
 func TestKeyLimitCountsRunningAttempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mock := clock.NewMock()
-		s := scheduler.New(scheduler.WithClock(mock), scheduler.WithKeyLimit(1), scheduler.WithWorkers(4))
+		s := scheduler.New(scheduler.WithKeyLimit(1), scheduler.WithWorkers(4))
 		defer s.Close()
 		a1 := s.Go(context.Background(), func(ctx context.Context) error {
 			if job.AttemptFrom(ctx) == 1 {
@@ -109,7 +106,7 @@ func TestKeyLimitCountsRunningAttempts(t *testing.T) {
 			}
 			return nil
 		}, constant(time.Hour), job.Key("A"))
-		settle(t, s)
+		synctest.Wait()
 		if ks, _ := s.KeyStats("A"); ks.Running != 0 {
 			t.Errorf("Key(A).Running = %d while its only job is parked, want 0", ks.Running)
 		}
@@ -118,7 +115,7 @@ func TestKeyLimitCountsRunningAttempts(t *testing.T) {
 		if !isDone(a2.Done()) {
 			t.Errorf("a job of key A waits for the slot of a parked job (Stats() %+v)", s.Stats())
 		}
-		mock.Add(time.Hour)
+		time.Sleep(time.Hour)
 		await(t, a1)
 		await(t, a2)
 		s.Close()
@@ -205,12 +202,11 @@ func TestKeyWaitingCountsLiveJobs(t *testing.T) {
 // run meanwhile, and the key is dropped once idle.
 func TestKeyRetryAfterPause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mock := clock.NewMock()
-		t0 := mock.Now()
+		t0 := time.Now()
 		pauseEnd := t0.Add(10 * time.Second)
-		s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(4), scheduler.WithKeyLimit(1))
+		s := scheduler.New(scheduler.WithWorkers(4), scheduler.WithKeyLimit(1))
 		defer s.Close()
-		rec := newStarts(mock)
+		rec := newStarts()
 		pol := constant(time.Millisecond) // the hint is longer than the policy's wait
 		hint := make(chan struct{})
 		a1 := s.Go(context.Background(), func(ctx context.Context) error {
@@ -228,7 +224,7 @@ func TestKeyRetryAfterPause(t *testing.T) {
 			t.Fatalf("Stats().Waiting = %d, want 1", got)
 		}
 		close(hint)
-		settle(t, s)
+		synctest.Wait()
 		if ks, ok := s.KeyStats("A"); !ok || ks.Paused != 10*time.Second {
 			t.Errorf("Key(A) = %+v, %v; want Paused 10s", ks, ok)
 		}
@@ -241,8 +237,7 @@ func TestKeyRetryAfterPause(t *testing.T) {
 			t.Fatalf("key B during A's pause: %v", err)
 		}
 
-		settle(t, s)
-		mock.Add(9 * time.Second)
+		time.Sleep(9 * time.Second)
 		synctest.Wait()
 		b2 := s.Go(context.Background(), rec.op("b2"), pol, job.Key("B"))
 		if _, err := await(t, b2); err != nil {
@@ -255,11 +250,7 @@ func TestKeyRetryAfterPause(t *testing.T) {
 			t.Errorf("at 9s, Key(A).Paused = %v, want 1s", ks.Paused)
 		}
 
-		settle(t, s)
-		mock.Add(time.Second)
-		synctest.Wait()
-		settle(t, s)
-		mock.Add(5 * time.Second) // past the spread of the resumption (a quarter of the pause)
+		time.Sleep(6 * time.Second) // past the pause and the spread of the resumption (a quarter of the pause)
 		for name, f := range map[string]*job.Future[struct{}]{"a1": a1, "a2": a2, "a3": a3} {
 			if _, err := await(t, f); err != nil {
 				t.Errorf("%s: %v", name, err)
@@ -302,11 +293,10 @@ func TestKeyOverlappingHints(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				mock := clock.NewMock()
-				t0 := mock.Now()
-				s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(4))
+				t0 := time.Now()
+				s := scheduler.New(scheduler.WithWorkers(4))
 				defer s.Close()
-				rec := newStarts(mock)
+				rec := newStarts()
 				hinted := func(name string, d time.Duration, release <-chan struct{}) func(context.Context) error {
 					return func(ctx context.Context) error {
 						rec.record(name)
@@ -325,17 +315,16 @@ func TestKeyOverlappingHints(t *testing.T) {
 				close(r1)
 				synctest.Wait()
 				close(r2)
-				settle(t, s)
+				synctest.Wait()
 				if ks, _ := s.KeyStats("A"); ks.Paused != 20*time.Second {
 					t.Errorf("Key(A).Paused = %v, want 20s", ks.Paused)
 				}
-				mock.Add(20*time.Second - time.Millisecond)
+				time.Sleep(20*time.Second - time.Millisecond)
 				synctest.Wait()
 				if n1, n2 := len(rec.of("first")), len(rec.of("second")); n1 != 1 || n2 != 1 {
 					t.Fatalf("before 20s: %d and %d attempts, want 1 and 1", n1, n2)
 				}
-				settle(t, s)
-				mock.Add(10 * time.Second)
+				time.Sleep(10 * time.Second)
 				await(t, f1)
 				await(t, f2)
 				for _, name := range []string{"first", "second"} {
@@ -358,8 +347,7 @@ func TestKeyPausedJobCanceled(t *testing.T) {
 	for _, how := range []string{"Future.Cancel", "ctx"} {
 		t.Run(how, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				mock := clock.NewMock()
-				s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(2))
+				s := scheduler.New(scheduler.WithWorkers(2))
 				defer s.Close()
 				a1 := s.Go(context.Background(), func(ctx context.Context) error {
 					if job.AttemptFrom(ctx) == 1 {
@@ -367,12 +355,12 @@ func TestKeyPausedJobCanceled(t *testing.T) {
 					}
 					return nil
 				}, constant(time.Millisecond), job.Key("A"))
-				settle(t, s)
+				synctest.Wait()
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				ran := make(chan struct{})
 				a2 := s.Go(ctx, func(context.Context) error { close(ran); return nil }, job.Key("A"))
-				settle(t, s)
+				synctest.Wait()
 				if got := s.Stats().Parked; got != 2 {
 					t.Fatalf("Stats().Parked = %d, want 2", got)
 				}
@@ -392,7 +380,7 @@ func TestKeyPausedJobCanceled(t *testing.T) {
 				if got := s.Stats().Parked; got != 1 {
 					t.Errorf("Stats().Parked = %d after the cancel, want 1", got)
 				}
-				mock.Add(15 * time.Second) // past the pause and its spread
+				time.Sleep(15 * time.Second) // past the pause and its spread
 				if _, err := await(t, a1); err != nil {
 					t.Errorf("a1: %v", err)
 				}
@@ -428,17 +416,15 @@ func TestKeyIdleAfterPauseDropped(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				mock := clock.NewMock()
-				s := scheduler.New(scheduler.WithClock(mock))
+				s := scheduler.New()
 				defer s.Close()
 				f := s.Go(context.Background(), func(context.Context) error {
 					return job.RetryAfter(errBoom, c.hint)
 				}, append([]job.Option{job.Key("A")}, c.opts...)...)
-				settle(t, s)
+				synctest.Wait()
 				c.end(f)
 				await(t, f)
-				settle(t, s)
-				mock.Add(c.pause)
+				time.Sleep(c.pause)
 				synctest.Wait()
 				if ks, ok := s.KeyStats("A"); ok {
 					t.Errorf("after the pause: Key(A) = %+v, true; want dropped (the key is idle)", ks)
@@ -456,11 +442,10 @@ func TestKeyIdleAfterPauseDropped(t *testing.T) {
 func TestKeyPauseSpreadsResumption(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 8
-		mock := clock.NewMock()
-		t0 := mock.Now()
-		s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(n))
+		t0 := time.Now()
+		s := scheduler.New(scheduler.WithWorkers(n))
 		defer s.Close()
-		rec := newStarts(mock)
+		rec := newStarts()
 		release := make(chan struct{})
 		var fs []*job.Future[struct{}]
 		for range n {
@@ -475,8 +460,7 @@ func TestKeyPauseSpreadsResumption(t *testing.T) {
 		}
 		synctest.Wait()
 		close(release)
-		settle(t, s)
-		mock.Add(20 * time.Second)
+		time.Sleep(20 * time.Second)
 		for _, f := range fs {
 			await(t, f)
 		}
@@ -500,8 +484,7 @@ func TestKeyPauseRespectsDeadline(t *testing.T) {
 	for _, which := range []string{"new-job", "retry"} {
 		t.Run(which, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				mock := clock.NewMock()
-				s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(4))
+				s := scheduler.New(scheduler.WithWorkers(4))
 				defer s.Close()
 				// a1 pauses key A for an hour (within its MaxWait).
 				r1, r2 := make(chan struct{}), make(chan struct{})
@@ -533,8 +516,7 @@ func TestKeyPauseRespectsDeadline(t *testing.T) {
 				} else {
 					close(r2)
 				}
-				settle(t, s)
-				mock.Add(time.Minute)
+				time.Sleep(time.Minute)
 				synctest.Wait()
 				if !isDone(a2.Done()) {
 					t.Fatalf("a job with MaxElapsed(1m) still waits for its key's 1h pause after 1m")
@@ -543,8 +525,7 @@ func TestKeyPauseRespectsDeadline(t *testing.T) {
 				if !errors.Is(err, job.ErrDeadline) {
 					t.Errorf("err = %v, want job.ErrDeadline", err)
 				}
-				settle(t, s)
-				mock.Add(time.Hour)
+				time.Sleep(time.Hour)
 				await(t, a1)
 			})
 		})
@@ -556,8 +537,7 @@ func TestKeyPauseRespectsDeadline(t *testing.T) {
 // the earlier attempt's hint.
 func TestKeyStaleHintAfterAbandon(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mock := clock.NewMock()
-		s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1), scheduler.WithGrace(time.Second))
+		s := scheduler.New(scheduler.WithWorkers(1), scheduler.WithGrace(time.Second))
 		defer s.Close()
 		b := newBlocker()
 		b.ignoreCtx = true
@@ -569,10 +549,9 @@ func TestKeyStaleHintAfterAbandon(t *testing.T) {
 			_, err := b.op(ctx) // hangs, ignoring its context
 			return err
 		}, constant(time.Millisecond, job.AttemptTimeout(time.Second)), job.Key("A"))
-		settle(t, s)
-		mock.Add(1250 * time.Millisecond) // past the pause and its spread
+		time.Sleep(1250 * time.Millisecond) // past the pause and its spread
 		recv(t, b.started, "second attempt started")
-		mock.Add(2 * time.Second) // AttemptTimeout + grace: abandoned
+		time.Sleep(2 * time.Second) // AttemptTimeout + grace: abandoned
 		_, err := await(t, f)
 		if !errors.Is(err, scheduler.ErrAbandoned) {
 			t.Fatalf("err = %v, want ErrAbandoned", err)
@@ -589,7 +568,6 @@ func TestKeyStaleHintAfterAbandon(t *testing.T) {
 			t.Error("a new job of key A did not run at once")
 		}
 		b.open()
-		mock.Add(time.Hour)
 		await(t, g)
 	})
 }

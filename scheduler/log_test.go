@@ -9,9 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
-
-	"github.com/benbjohnson/clock"
 
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/scheduler"
@@ -35,30 +34,27 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// logLines runs, on a scheduler made with opts and a mock clock, one job of
-// key "api" that fails once and then succeeds (a retry after 1s) and one
-// that gives up after one attempt, and returns the log lines.
+// logLines runs, in a synctest bubble, on a scheduler made with opts, one
+// job of key "api" that fails once and then succeeds (a retry after 1s)
+// and one that gives up after one attempt, and returns the log lines.
 func logLines(t *testing.T, buf fmt.Stringer, opts ...scheduler.Option) []string {
 	t.Helper()
-	mock := clock.NewMock()
-	s := scheduler.New(append([]scheduler.Option{scheduler.WithClock(mock), scheduler.WithWorkers(1)}, opts...)...)
-	defer s.Close()
-	retried := make(chan struct{}, 1)
-	f := s.Go(context.Background(), func(ctx context.Context) error {
-		if job.AttemptFrom(ctx) == 1 {
-			return errors.New("boom: GET https://bob:hunter2@api.example/x")
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(append([]scheduler.Option{scheduler.WithWorkers(1)}, opts...)...)
+		defer s.Close()
+		f := s.Go(context.Background(), func(ctx context.Context) error {
+			if job.AttemptFrom(ctx) == 1 {
+				return errors.New("boom: GET https://bob:hunter2@api.example/x")
+			}
+			return nil
+		}, constant(time.Second), job.Key("api"))
+		if _, err := await(t, f); err != nil {
+			t.Fatalf("retried job: %v", err)
 		}
-		return nil
-	}, constant(time.Second, job.OnRetry(func(job.Event) { retried <- struct{}{} })), job.Key("api"))
-	recv(t, retried, "OnRetry")
-	settle(t, s)
-	mock.Add(time.Second)
-	if _, err := await(t, f); err != nil {
-		t.Fatalf("retried job: %v", err)
-	}
-	g := s.Go(context.Background(), func(context.Context) error { return errBoom }, job.MaxAttempts(1), job.Key("api"))
-	await(t, g)
-	s.Close()
+		g := s.Go(context.Background(), func(context.Context) error { return errBoom }, job.MaxAttempts(1), job.Key("api"))
+		await(t, g)
+		s.Close()
+	})
 	out := strings.TrimSpace(buf.String())
 	if out == "" {
 		return nil

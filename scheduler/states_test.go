@@ -74,8 +74,7 @@ func TestStateExit(t *testing.T) {
 }
 
 func testStateExit(t *testing.T, st jobState, ex jobExit, wantReason, wantShut error) {
-	mock := clock.NewMock()
-	s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1))
+	s := scheduler.New(scheduler.WithWorkers(1))
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -110,7 +109,7 @@ func testStateExit(t *testing.T, st jobState, ex jobExit, wantReason, wantShut e
 			}
 			return 1, nil
 		}, pol)
-		settle(t, s)
+		synctest.Wait()
 		if got := s.Stats().Parked; got != 1 {
 			t.Fatalf("Stats().Parked = %d, want 1", got)
 		}
@@ -134,7 +133,7 @@ func testStateExit(t *testing.T, st jobState, ex jobExit, wantReason, wantShut e
 			t.Fatal("Shutdown ended the job instead of letting it finish")
 		}
 		if st == parked {
-			mock.Add(time.Hour)
+			time.Sleep(time.Hour) // the retry comes due
 		} else {
 			b.open()
 		}
@@ -274,29 +273,33 @@ func TestSubmitAfterEnd(t *testing.T) {
 func TestTrySubmitFull(t *testing.T) {
 	for _, st := range []jobState{running, parked} {
 		t.Run(map[jobState]string{running: "running", parked: "parked"}[st], func(t *testing.T) {
-			mock := clock.NewMock()
-			s := scheduler.New(scheduler.WithClock(mock), scheduler.WithQueueSize(1), scheduler.WithWorkers(4))
-			defer s.Close()
-			b := newBlocker()
-			defer b.open()
-			if st == running {
-				scheduler.Submit(s, context.Background(), b.op)
-				recv(t, b.started, "job started")
-			} else {
-				s.Go(context.Background(), func(context.Context) error { return errBoom }, constant(time.Hour))
-				settle(t, s)
-			}
-			f, err := scheduler.TrySubmit(s, context.Background(), func(context.Context) (int, error) { return 1, nil })
-			if f != nil || !errors.Is(err, scheduler.ErrQueueFull) {
-				t.Errorf("TrySubmit = %v, %v; want nil, ErrQueueFull", f, err)
-			}
-			g, err := s.TryGo(context.Background(), func(context.Context) error { return nil })
-			if g != nil || !errors.Is(err, scheduler.ErrQueueFull) {
-				t.Errorf("TryGo = %v, %v; want nil, ErrQueueFull", g, err)
-			}
-			if got := s.Stats().Submitted; got != 1 {
-				t.Errorf("Stats().Submitted = %d, want 1 (ErrQueueFull is not counted)", got)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := scheduler.New(scheduler.WithQueueSize(1), scheduler.WithWorkers(4))
+				defer s.Close()
+				b := newBlocker()
+				defer b.open()
+				if st == running {
+					scheduler.Submit(s, context.Background(), b.op)
+					recv(t, b.started, "job started")
+				} else {
+					s.Go(context.Background(), func(context.Context) error { return errBoom }, constant(time.Hour))
+					synctest.Wait()
+					if got := s.Stats().Parked; got != 1 {
+						t.Fatalf("Stats().Parked = %d, want 1", got)
+					}
+				}
+				f, err := scheduler.TrySubmit(s, context.Background(), func(context.Context) (int, error) { return 1, nil })
+				if f != nil || !errors.Is(err, scheduler.ErrQueueFull) {
+					t.Errorf("TrySubmit = %v, %v; want nil, ErrQueueFull", f, err)
+				}
+				g, err := s.TryGo(context.Background(), func(context.Context) error { return nil })
+				if g != nil || !errors.Is(err, scheduler.ErrQueueFull) {
+					t.Errorf("TryGo = %v, %v; want nil, ErrQueueFull", g, err)
+				}
+				if got := s.Stats().Submitted; got != 1 {
+					t.Errorf("Stats().Submitted = %d, want 1 (ErrQueueFull is not counted)", got)
+				}
+			})
 		})
 	}
 }
@@ -388,8 +391,7 @@ func TestRetryRunsBeforeFreshJobs(t *testing.T) {
 	for _, delay := range []time.Duration{0, time.Second} {
 		t.Run(fmt.Sprintf("wait=%v", delay), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				mock := clock.NewMock()
-				s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1))
+				s := scheduler.New(scheduler.WithWorkers(1))
 				defer s.Close()
 				var mu sync.Mutex
 				var order []string
@@ -415,7 +417,7 @@ func TestRetryRunsBeforeFreshJobs(t *testing.T) {
 				}, constant(delay))
 				var futures []*job.Future[struct{}]
 				if delay > 0 {
-					settle(t, s)
+					synctest.Wait() // the first attempt has failed and parked
 					futures = append(futures, s.Go(context.Background(), func(context.Context) error {
 						record("blocker")
 						<-release
@@ -430,7 +432,7 @@ func TestRetryRunsBeforeFreshJobs(t *testing.T) {
 					}))
 				}
 				if delay > 0 {
-					mock.Add(delay)
+					time.Sleep(delay)
 					synctest.Wait() // the timer goroutine has made the retry ready
 					if got := s.Stats().Parked; got != 0 {
 						t.Fatalf("Stats().Parked = %d after the retry came due, want 0", got)
@@ -460,9 +462,10 @@ func TestRetryRunsBeforeFreshJobs(t *testing.T) {
 	}
 }
 
-// TestTimerRearmsForEveryRetry: a lone job retries every second; before
-// each advance of the clock its retry must be on the heap with the timer
-// armed for it. The clock mock holds many idle timers so that re-arming the
+// TestTimerRearmsForEveryRetry, a test of the clock mock seam (WithClock
+// and WaitSettled, as users drive them): a lone job retries every second;
+// before each advance of the mock its retry must be on the heap with the
+// timer armed for it. The mock holds many idle timers so that re-arming the
 // heap's timer is slow, which opens the window in which the retry parks
 // while the timer goroutine is between computing its next due time and
 // recording it: a retry parked there must not be left without a timer.
@@ -487,12 +490,13 @@ func TestTimerRearmsForEveryRetry(t *testing.T) {
 	await(t, f)
 }
 
-// TestWaitSettledHoldsUntilAdd: once WaitSettled has returned, the heap's
-// timer stays armed as reported until the clock moves, so that the next
-// mock.Add fires it. Each round parks a fresh scheduler's first retry (the
-// first park also wakes the timer goroutine), settles, advances the mock by
-// the wait and expects the retry. Losing the race this test looks for is
-// rare per round, so it runs many rounds and stops at the first loss.
+// TestWaitSettledHoldsUntilAdd, a test of the clock mock seam: once
+// WaitSettled has returned, the heap's timer stays armed as reported until
+// the mock moves, so that the next mock.Add fires it. Each round parks a
+// fresh scheduler's first retry (the first park also wakes the timer
+// goroutine), settles, advances the mock by the wait and expects the retry.
+// Losing the race this test looks for is rare per round, so it runs many
+// rounds and stops at the first loss.
 func TestWaitSettledHoldsUntilAdd(t *testing.T) {
 	mock := clock.NewMock()
 	rounds := scale(2000, 300)
@@ -585,39 +589,45 @@ func TestAbandonAtShutdown(t *testing.T) {
 // AttemptTimeout plus the grace is abandoned with job.ErrDeadline, and its
 // worker is replaced: the 1-worker scheduler still runs jobs.
 func TestAttemptTimeoutOverrun(t *testing.T) {
-	mock := clock.NewMock()
-	s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1), scheduler.WithGrace(time.Second))
-	defer s.Close()
-	b := newBlocker()
-	b.ignoreCtx = true
-	defer b.open()
-	f := scheduler.Submit(s, context.Background(), b.op, job.AttemptTimeout(time.Second))
-	recv(t, b.started, "job started")
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithWorkers(1), scheduler.WithGrace(time.Second))
+		defer s.Close()
+		b := newBlocker()
+		b.ignoreCtx = true
+		defer b.open()
+		f := scheduler.Submit(s, context.Background(), b.op, job.AttemptTimeout(time.Second))
+		recv(t, b.started, "job started")
 
-	mock.Add(2*time.Second - time.Millisecond)
-	if isDone(f.Done()) {
-		t.Fatal("attempt abandoned before AttemptTimeout + grace")
-	}
-	mock.Add(time.Millisecond)
-	_, err := await(t, f)
-	je := jobError(t, err)
-	if je.Reason != job.ErrDeadline || !errors.Is(err, scheduler.ErrAbandoned) {
-		t.Errorf("err = %v, want Reason job.ErrDeadline and ErrAbandoned", err)
-	}
-	if got := f.Attempts(); got != 1 {
-		t.Errorf("Attempts() = %d, want 1 (an abandoned job is not retried)", got)
-	}
-	if st := s.Stats(); st.Abandoned != 1 || st.Running != 0 {
-		t.Errorf("Stats() Abandoned %d, Running %d; want 1, 0", st.Abandoned, st.Running)
-	}
+		time.Sleep(2*time.Second - time.Nanosecond)
+		synctest.Wait()
+		if isDone(f.Done()) {
+			t.Fatal("attempt abandoned before AttemptTimeout + grace")
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if !isDone(f.Done()) {
+			t.Fatal("attempt not abandoned at AttemptTimeout + grace")
+		}
+		_, err := await(t, f)
+		je := jobError(t, err)
+		if je.Reason != job.ErrDeadline || !errors.Is(err, scheduler.ErrAbandoned) {
+			t.Errorf("err = %v, want Reason job.ErrDeadline and ErrAbandoned", err)
+		}
+		if got := f.Attempts(); got != 1 {
+			t.Errorf("Attempts() = %d, want 1 (an abandoned job is not retried)", got)
+		}
+		if st := s.Stats(); st.Abandoned != 1 || st.Running != 0 {
+			t.Errorf("Stats() Abandoned %d, Running %d; want 1, 0", st.Abandoned, st.Running)
+		}
 
-	g := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 7, nil })
-	if v, err := await(t, g); v != 7 || err != nil {
-		t.Errorf("job after the abandonment: Wait() = %d, %v; want 7, nil", v, err)
-	}
-	b.open()
-	s.Close()
-	checkEnded(t, s)
+		g := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 7, nil })
+		if v, err := await(t, g); v != 7 || err != nil {
+			t.Errorf("job after the abandonment: Wait() = %d, %v; want 7, nil", v, err)
+		}
+		b.open()
+		s.Close()
+		checkEnded(t, s)
+	})
 }
 
 // TestAttemptTimeoutOverrunWithWaitingKeyedJob: the overrun attempt holds
@@ -626,8 +636,7 @@ func TestAttemptTimeoutOverrun(t *testing.T) {
 // worker for it) and replaces the abandoned worker, and both jobs end.
 func TestAttemptTimeoutOverrunWithWaitingKeyedJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mock := clock.NewMock()
-		s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(2),
+		s := scheduler.New(scheduler.WithWorkers(2),
 			scheduler.WithKeyLimit(1), scheduler.WithGrace(time.Second))
 		defer s.Close()
 		hung := newBlocker()
@@ -641,7 +650,7 @@ func TestAttemptTimeoutOverrunWithWaitingKeyedJob(t *testing.T) {
 		defer busy.open()
 		h := scheduler.Submit(s, context.Background(), busy.op, job.Key("b")) // the other worker
 		recv(t, busy.started, "busy job started")
-		mock.Add(2 * time.Second) // AttemptTimeout + grace: f is abandoned
+		time.Sleep(2 * time.Second) // AttemptTimeout + grace: f is abandoned
 		if _, err := await(t, f); !errors.Is(err, scheduler.ErrAbandoned) {
 			t.Errorf("hung job: err = %v, want ErrAbandoned", err)
 		}
@@ -662,19 +671,19 @@ func TestAttemptTimeoutOverrunWithWaitingKeyedJob(t *testing.T) {
 // deadline, ..." and Canceled as "ended by their context, Future.Cancel,
 // Shutdown or Close".
 func TestAttemptTimeoutOverrunCountsAsGaveUp(t *testing.T) {
-	mock := clock.NewMock()
-	s := scheduler.New(scheduler.WithClock(mock), scheduler.WithWorkers(1), scheduler.WithGrace(time.Second))
-	defer s.Close()
-	b := newBlocker()
-	b.ignoreCtx = true
-	defer b.open()
-	f := scheduler.Submit(s, context.Background(), b.op, job.AttemptTimeout(time.Second))
-	recv(t, b.started, "job started")
-	mock.Add(2 * time.Second)
-	await(t, f)
-	if st := s.Stats(); st.GaveUp != 1 || st.Canceled != 0 {
-		t.Errorf("Stats() GaveUp %d, Canceled %d; want 1, 0 (Reason is job.ErrDeadline)", st.GaveUp, st.Canceled)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithWorkers(1), scheduler.WithGrace(time.Second))
+		defer s.Close()
+		b := newBlocker()
+		b.ignoreCtx = true
+		defer b.open()
+		f := scheduler.Submit(s, context.Background(), b.op, job.AttemptTimeout(time.Second))
+		recv(t, b.started, "job started")
+		await(t, f) // abandoned after AttemptTimeout + grace
+		if st := s.Stats(); st.GaveUp != 1 || st.Canceled != 0 {
+			t.Errorf("Stats() GaveUp %d, Canceled %d; want 1, 0 (Reason is job.ErrDeadline)", st.GaveUp, st.Canceled)
+		}
+	})
 }
 
 // TestPanicRecovered: a panicking operation ends its job with a permanent
@@ -790,19 +799,22 @@ func TestWithDefaults(t *testing.T) {
 // TestWithRand: with WithRand, a lone job's jittered waits are reproducible.
 func TestWithRand(t *testing.T) {
 	waits := func(seed uint64) []time.Duration {
-		mock := clock.NewMock()
-		s := scheduler.New(scheduler.WithClock(mock), scheduler.WithRand(seed))
-		defer s.Close()
-		retried := make(chan time.Duration, 8)
-		f := s.Go(context.Background(), func(context.Context) error { return errBoom },
-			job.MaxAttempts(4), job.OnRetry(func(e job.Event) { retried <- e.Wait }))
 		var got []time.Duration
-		for range 3 {
-			got = append(got, recv(t, retried, "OnRetry"))
-			settle(t, s)
-			mock.Add(time.Minute) // more than any wait of the default policy
-		}
-		await(t, f)
+		synctest.Test(t, func(t *testing.T) {
+			s := scheduler.New(scheduler.WithRand(seed))
+			defer s.Close()
+			retried := make(chan time.Duration, 8)
+			f := s.Go(context.Background(), func(context.Context) error { return errBoom },
+				job.MaxAttempts(4), job.OnRetry(func(e job.Event) { retried <- e.Wait }))
+			await(t, f)
+			close(retried)
+			for w := range retried {
+				got = append(got, w)
+			}
+			if len(got) != 3 {
+				t.Errorf("OnRetry ran %d times, want 3", len(got))
+			}
+		})
 		return got
 	}
 	a, b, c := waits(42), waits(42), waits(43)
