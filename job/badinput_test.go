@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -22,39 +22,6 @@ import (
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/wait"
 )
-
-var errBad = errors.New("bad: transient")
-
-// badPanic runs f and returns what it panicked with.
-func badPanic(f func()) (msg string, panicked bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			msg, panicked = fmt.Sprint(v), true
-		}
-	}()
-	f()
-	return "", false
-}
-
-// badFailThen returns an operation that fails n times, then returns v.
-func badFailThen(n int32, err error, v int) (func(context.Context) (int, error), *atomic.Int32) {
-	calls := new(atomic.Int32)
-	return func(ctx context.Context) (int, error) {
-		if calls.Add(1) <= n {
-			return 0, err
-		}
-		return v, nil
-	}, calls
-}
-
-func badJobError(t *testing.T, err error) *job.Error {
-	t.Helper()
-	var e *job.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("err = %v (%T), want a *job.Error", err, err)
-	}
-	return e
-}
 
 // Misuse panics at the call site with a message prefixed by the package
 // that panicked.
@@ -117,7 +84,7 @@ func TestBadInputPanics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msg, panicked := badPanic(tt.call)
+			msg, panicked := panicMessage(tt.call)
 			if !panicked {
 				t.Fatalf("%s did not panic", tt.name)
 			}
@@ -131,10 +98,10 @@ func TestBadInputPanics(t *testing.T) {
 // Nil options and a nil *Policy are ignored.
 func TestBadInputNilOptions(t *testing.T) {
 	var p *job.Policy
-	op, calls := badFailThen(1, errBad, 3)
+	op, calls := failing(1, errTransient, 3)
 	v, err := job.Do(context.Background(), op, nil, p, job.Wait(wait.Constant(0)), nil)
-	if v != 3 || err != nil || calls.Load() != 2 {
-		t.Errorf("Do with nil options = %d, %v after %d attempts; want 3, nil after 2", v, err, calls.Load())
+	if v != 3 || err != nil || *calls != 2 {
+		t.Errorf("Do with nil options = %d, %v after %d attempts; want 3, nil after 2", v, err, *calls)
 	}
 	if _, err := job.Do(context.Background(), op, job.NewPolicy(nil, nil)); err != nil {
 		t.Errorf("Do with NewPolicy(nil, nil) = %v", err)
@@ -158,18 +125,18 @@ func TestBadInputDurations(t *testing.T) {
 			if err == nil {
 				continue // the clock did not move between the call and the attempt
 			}
-			if e := badJobError(t, err); e.Reason != job.ErrDeadline || calls > 1 {
+			if e := jobError(t, err); e.Reason != job.ErrDeadline || calls > 1 {
 				t.Fatalf("err = %v after %d calls, want ErrDeadline", err, calls)
 			}
 		}
 	})
 	t.Run("maximum MaxElapsed, AttemptTimeout, MaxWait, MaxAttempts", func(t *testing.T) {
-		op, calls := badFailThen(3, errBad, 4)
+		op, calls := failing(3, errTransient, 4)
 		v, err := job.Do(context.Background(), op,
 			job.MaxElapsed(math.MaxInt64), job.AttemptTimeout(math.MaxInt64), job.MaxWait(math.MaxInt64),
 			job.MaxAttempts(math.MaxInt), job.Wait(wait.Constant(0)))
-		if v != 4 || err != nil || calls.Load() != 4 {
-			t.Errorf("Do = %d, %v after %d attempts; want 4, nil after 4", v, err, calls.Load())
+		if v != 4 || err != nil || *calls != 4 {
+			t.Errorf("Do = %d, %v after %d attempts; want 4, nil after 4", v, err, *calls)
 		}
 	})
 	t.Run("Exponential(1ns, 1e308, 0): saturates, no overflow", func(t *testing.T) {
@@ -185,19 +152,19 @@ func TestBadInputDurations(t *testing.T) {
 	})
 }
 
-// badHinted is an error with any RetryAfter value, even one job.RetryAfter
+// customHint is an error with any RetryAfter value, even one job.RetryAfter
 // would not make.
-type badHinted time.Duration
+type customHint time.Duration
 
-func (h badHinted) Error() string             { return "503 with a custom hint" }
-func (h badHinted) RetryAfter() time.Duration { return time.Duration(h) }
+func (h customHint) Error() string             { return "503 with a custom hint" }
+func (h customHint) RetryAfter() time.Duration { return time.Duration(h) }
 
 // Absurd Retry-After hints: negative counts as 0 (retry at once); one above
 // MaxWait, or past the deadline, ends the job at once with ErrDeadline
 // instead of waiting for years; with MaxWait(0) (no ceiling, the caller's
 // explicit choice) the wait is bounded by ctx, and Do returns as soon as
-// ctx ends. The clock is a mock that nobody advances: any real wait would
-// hang the test.
+// ctx ends. In a synctest bubble, the time Do took is exact: 0 when it
+// must not wait.
 func TestBadInputAbsurdRetryAfter(t *testing.T) {
 	parsed, ok := job.ParseRetryAfter("99999999999999999999999999", time.Now())
 	if !ok || parsed != math.MaxInt64 {
@@ -213,71 +180,56 @@ func TestBadInputAbsurdRetryAfter(t *testing.T) {
 		opts       []job.Option
 		wantReason error // nil: retried at once, then success
 	}{
-		{"RetryAfter(-1h)", job.RetryAfter(errBad, -time.Hour), nil, nil},
-		{"RetryAfter(MinInt64)", job.RetryAfter(errBad, math.MinInt64), nil, nil},
-		{"custom RetryAfter() = MinInt64", badHinted(math.MinInt64), nil, nil},
-		{"custom RetryAfter() = -1ns", badHinted(-1), nil, nil},
-		{"RetryAfter(MaxInt64)", job.RetryAfter(errBad, math.MaxInt64), nil, job.ErrDeadline},
-		{"custom RetryAfter() = MaxInt64", badHinted(math.MaxInt64), nil, job.ErrDeadline},
-		{"RetryAfter(parsed 10^26 seconds)", job.RetryAfter(errBad, parsed), nil, job.ErrDeadline},
-		{"RetryAfter(parsed year 9999)", job.RetryAfter(errBad, farDate), nil, job.ErrDeadline},
-		{"RetryAfter(MaxWait+1ns)", job.RetryAfter(errBad, time.Hour+1), nil, job.ErrDeadline},
-		{"RetryAfter(1h), MaxElapsed(30m), MaxWait(0)", job.RetryAfter(errBad, time.Hour), []job.Option{job.MaxElapsed(30 * time.Minute), job.MaxWait(0)}, job.ErrDeadline},
-		{"RetryAfter(MaxInt64), MaxElapsed(MaxInt64), MaxWait(0)", job.RetryAfter(errBad, math.MaxInt64), []job.Option{job.MaxElapsed(math.MaxInt64), job.MaxWait(0)}, job.ErrDeadline},
+		{"RetryAfter(-1h)", job.RetryAfter(errTransient, -time.Hour), nil, nil},
+		{"RetryAfter(MinInt64)", job.RetryAfter(errTransient, math.MinInt64), nil, nil},
+		{"custom RetryAfter() = MinInt64", customHint(math.MinInt64), nil, nil},
+		{"custom RetryAfter() = -1ns", customHint(-1), nil, nil},
+		{"RetryAfter(MaxInt64)", job.RetryAfter(errTransient, math.MaxInt64), nil, job.ErrDeadline},
+		{"custom RetryAfter() = MaxInt64", customHint(math.MaxInt64), nil, job.ErrDeadline},
+		{"RetryAfter(parsed 10^26 seconds)", job.RetryAfter(errTransient, parsed), nil, job.ErrDeadline},
+		{"RetryAfter(parsed year 9999)", job.RetryAfter(errTransient, farDate), nil, job.ErrDeadline},
+		{"RetryAfter(MaxWait+1ns)", job.RetryAfter(errTransient, time.Hour+1), nil, job.ErrDeadline},
+		{"RetryAfter(1h), MaxElapsed(30m), MaxWait(0)", job.RetryAfter(errTransient, time.Hour), []job.Option{job.MaxElapsed(30 * time.Minute), job.MaxWait(0)}, job.ErrDeadline},
+		{"RetryAfter(MaxInt64), MaxElapsed(MaxInt64), MaxWait(0)", job.RetryAfter(errTransient, math.MaxInt64), []job.Option{job.MaxElapsed(math.MaxInt64), job.MaxWait(0)}, job.ErrDeadline},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mock := clock.NewMock()
-			op, calls := badFailThen(1, tt.err, 8)
-			opts := append([]job.Option{job.Clock(mock), job.Wait(wait.Constant(0)), job.Jitter(jitter.None)}, tt.opts...)
-			done := make(chan struct{})
-			var v int
-			var err error
-			go func() {
-				defer close(done)
-				v, err = job.Do(context.Background(), op, opts...)
-			}()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				mock.Add(math.MaxInt64) // let the goroutine go
-				<-done
-				t.Fatalf("Do waited on the hint (clock never advanced) instead of giving up or retrying at once")
-			}
-			if tt.wantReason == nil {
-				if v != 8 || err != nil || calls.Load() != 2 {
-					t.Errorf("Do = %d, %v after %d attempts; want 8, nil after 2", v, err, calls.Load())
+			synctest.Test(t, func(t *testing.T) {
+				op, calls := failing(1, tt.err, 8)
+				opts := append([]job.Option{job.Wait(wait.Constant(0)), job.Jitter(jitter.None)}, tt.opts...)
+				start := time.Now()
+				v, err := job.Do(context.Background(), op, opts...)
+				if d := time.Since(start); d != 0 {
+					t.Errorf("Do took %v, want 0: it waited on the hint instead of giving up or retrying at once", d)
 				}
-				return
-			}
-			e := badJobError(t, err)
-			if e.Reason != tt.wantReason || e.Attempts != 1 || e.Last == nil || !errors.Is(err, e.Last) {
-				t.Errorf("err = %v (Reason %v, %d attempts); want Reason %v after 1 attempt, keeping the error", err, e.Reason, e.Attempts, tt.wantReason)
-			}
+				if tt.wantReason == nil {
+					if v != 8 || err != nil || *calls != 2 {
+						t.Errorf("Do = %d, %v after %d attempts; want 8, nil after 2", v, err, *calls)
+					}
+					return
+				}
+				e := jobError(t, err)
+				if e.Reason != tt.wantReason || e.Attempts != 1 || e.Last == nil || !errors.Is(err, e.Last) {
+					t.Errorf("err = %v (Reason %v, %d attempts); want Reason %v after 1 attempt, keeping the error", err, e.Reason, e.Attempts, tt.wantReason)
+				}
+			})
 		})
 	}
 	t.Run("RetryAfter(100 years), MaxWait(0): bounded by ctx", func(t *testing.T) {
-		mock := clock.NewMock()
-		ctx, cancel := context.WithCancelCause(context.Background())
-		stop := errors.New("bad: caller stopped waiting")
-		op, calls := badFailThen(1, job.RetryAfter(errBad, 100*365*24*time.Hour), 8)
-		done := make(chan error, 1)
-		waiting := make(chan struct{}) // OnRetry runs once Do's timer is armed
-		go func() {
-			_, err := job.Do(ctx, op, job.Clock(mock), job.MaxWait(0),
-				job.OnRetry(func(job.Event) { close(waiting) }))
-			done <- err
-		}()
-		<-waiting
-		cancel(stop)
-		select {
-		case err := <-done:
-			if e := badJobError(t, err); e.Reason != stop || !errors.Is(err, errBad) || calls.Load() != 1 {
-				t.Errorf("err = %v after %d attempts; want Reason %v keeping %v after 1", err, calls.Load(), stop, errBad)
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			stop := errors.New("bad: caller stopped waiting")
+			time.AfterFunc(time.Hour, func() { cancel(stop) }) // an hour into the wait
+			op, calls := failing(1, job.RetryAfter(errTransient, 100*365*24*time.Hour), 8)
+			start := time.Now()
+			_, err := job.Do(ctx, op, job.MaxWait(0))
+			if d := time.Since(start); d != time.Hour {
+				t.Errorf("Do returned after %v, want 1h: when its ctx ended", d)
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("Do did not return when its ctx ended during a 100-year wait")
-		}
+			if e := jobError(t, err); e.Reason != stop || !errors.Is(err, errTransient) || *calls != 1 {
+				t.Errorf("err = %v after %d attempts; want Reason %v keeping %v after 1", err, *calls, stop, errTransient)
+			}
+		})
 	})
 }
 
@@ -288,19 +240,19 @@ func TestBadInputKeys(t *testing.T) {
 		t.Run(fmt.Sprintf("len %d", len(key)), func(t *testing.T) {
 			var seen []string
 			hook := func(e job.Event) { seen = append(seen, e.Key) }
-			op, _ := badFailThen(1, errBad, 1)
+			op, _ := failing(1, errTransient, 1)
 			if _, err := job.Do(context.Background(), op, job.Key(key), job.Wait(wait.Constant(0)),
 				job.OnRetry(hook), job.OnSuccess(hook)); err != nil {
 				t.Fatalf("Do = %v", err)
 			}
 			if len(seen) != 2 || seen[0] != key || seen[1] != key {
-				t.Errorf("hooks saw keys of lengths %v, want [%d %d]", badLens(seen), len(key), len(key))
+				t.Errorf("hooks saw keys of lengths %v, want [%d %d]", keyLengths(seen), len(key), len(key))
 			}
 		})
 	}
 }
 
-func badLens(ss []string) []int {
+func keyLengths(ss []string) []int {
 	var ns []int
 	for _, s := range ss {
 		ns = append(ns, len(s))

@@ -12,7 +12,7 @@ import (
 )
 
 // Efficiency figures are measured with one shared Policy and
-// context.Background() (DESIGN, "Testing notes").
+// context.Background().
 
 var (
 	benchSink int

@@ -98,7 +98,9 @@ func (c *timerClock) Timer(d time.Duration) *clock.Timer {
 	return t
 }
 
-// TestDoWaitsOnTheGivenClock drives Do's wait with a clock mock.
+// TestDoWaitsOnTheGivenClock is the test of the clock mock seam of Do
+// (job.Clock), the way a user's own tests drive it: Do's wait is on the
+// given mock, and passes only when the mock is advanced.
 func TestDoWaitsOnTheGivenClock(t *testing.T) {
 	clk := &timerClock{Mock: clock.NewMock(), timers: make(chan time.Duration, 1)}
 	type result struct {
@@ -233,10 +235,10 @@ func TestNestedDoAttemptNumbers(t *testing.T) {
 }
 
 // TestDoSuccessPathDoesNotAllocate: with one shared Policy (and per-job data
-// beside it), a job that succeeds at once costs no allocation (DESIGN: "applying
-// options must not allocate there"; BenchmarkDoSuccess measures the same).
+// beside it), a job that succeeds at once costs no allocation (the package
+// doc: "Do's success path costs a call and no allocation"; BenchmarkDoSuccess
+// measures the same).
 func TestDoSuccessPathDoesNotAllocate(t *testing.T) {
-
 	p := job.NewPolicy()
 	ctx := context.Background()
 	tests := []struct {

@@ -1,10 +1,9 @@
 package job_test
 
-// One test (or two) per rule of the job contract (DESIGN.md, "job"; the
-// "Rules" section of the package doc). Most run in a synctest bubble: Do
-// uses the real clock, whose time is fake and instant there, and a Do that
-// waited on a timer nobody fires would be reported as a deadlock instead of
-// hanging.
+// One test (or two) per rule of the job contract (the "Rules" section of
+// the package doc). Most run in a synctest bubble: Do uses the real clock,
+// whose time is fake and instant there, and a Do that waited on a timer
+// nobody fires would be reported as a deadlock instead of hanging.
 
 import (
 	"bytes"
@@ -18,8 +17,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/benbjohnson/clock"
 
 	"github.com/rebound-go/rebound/jitter"
 	"github.com/rebound-go/rebound/job"
@@ -233,8 +230,6 @@ func TestNoAttemptOnDoneContext(t *testing.T) {
 
 // Rule 3: MaxElapsed counts from the call and bounds each attempt's context:
 // a hung attempt ends when it passes, and the job gives up with ErrDeadline.
-// Driven by a clock mock: the attempt's deadline timer is armed before op
-// runs, so op's signal is the handshake for advancing the mock.
 func TestMaxElapsedBoundsHungAttempt(t *testing.T) {
 	const maxElapsed = 5 * time.Second
 	tests := []struct {
@@ -246,50 +241,32 @@ func TestMaxElapsedBoundsHungAttempt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mock := clock.NewMock()
-			started := make(chan int, 1)
-			type result struct {
-				err   error
-				calls int
-			}
-			done := make(chan result)
-			go func() {
-				calls := 0
-				opts := append([]job.Option{job.Clock(mock), job.Wait(wait.Constant(0))}, tt.opts...)
+			synctest.Test(t, func(t *testing.T) {
+				var ended []time.Duration // when each attempt's context ended
+				start := time.Now()
+				opts := append([]job.Option{job.Wait(wait.Constant(0))}, tt.opts...)
 				_, err := job.Do(context.Background(), func(ctx context.Context) (int, error) {
-					calls++
-					started <- calls
 					<-ctx.Done()
+					ended = append(ended, time.Since(start))
 					return 0, ctx.Err()
 				}, opts...)
-				done <- result{err, calls}
-			}()
-			if n := <-started; n != 1 {
-				t.Fatalf("first attempt is number %d, want 1", n)
-			}
-			mock.Add(maxElapsed)
-			var r result
-			select {
-			case r = <-done:
-			case n := <-started:
-				t.Fatalf("attempt %d started after MaxElapsed passed", n)
-			}
-			if r.calls != 1 {
-				t.Errorf("op called %d times, want 1", r.calls)
-			}
-			if !errors.Is(r.err, job.ErrDeadline) {
-				t.Errorf("Do() error = %v, want ErrDeadline", r.err)
-			}
-			if !errors.Is(r.err, context.DeadlineExceeded) {
-				t.Errorf("Do() error = %v, want the attempt's context.DeadlineExceeded as Last", r.err)
-			}
-			e := jobError(t, r.err)
-			if e.Attempts != 1 {
-				t.Errorf("Do() attempts = %d, want 1", e.Attempts)
-			}
-			if e.Elapsed != maxElapsed {
-				t.Errorf("Do() elapsed = %v, want %v", e.Elapsed, maxElapsed)
-			}
+				if want := []time.Duration{maxElapsed}; !slices.Equal(ended, want) {
+					t.Errorf("attempts' contexts ended at %v, want %v (one attempt, ended by MaxElapsed)", ended, want)
+				}
+				if !errors.Is(err, job.ErrDeadline) {
+					t.Errorf("Do() error = %v, want ErrDeadline", err)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Do() error = %v, want the attempt's context.DeadlineExceeded as Last", err)
+				}
+				e := jobError(t, err)
+				if e.Attempts != 1 {
+					t.Errorf("Do() attempts = %d, want 1", e.Attempts)
+				}
+				if e.Elapsed != maxElapsed {
+					t.Errorf("Do() elapsed = %v, want %v", e.Elapsed, maxElapsed)
+				}
+			})
 		})
 	}
 }
@@ -384,34 +361,34 @@ func TestNeverSleepsPastDeadlineAfterSlowHook(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-
-			// The hook takes its time on the mock clock: it advances the
-			// mock by hookTime, past the 5s wait Do has armed before it.
-			mock := clock.NewMock()
-			start := mock.Now()
-			var doneAtStart []int
-			calls := 0
-			_, err := job.Do(context.Background(), func(ctx context.Context) (int, error) {
-				calls++
-				if ctx.Err() != nil {
-					doneAtStart = append(doneAtStart, calls)
+			synctest.Test(t, func(t *testing.T) {
+				// The hook takes its time: it sleeps hookTime, past the 5s
+				// wait that counts from the verdict, before the hook.
+				start := time.Now()
+				var doneAtStart []int
+				calls := 0
+				_, err := job.Do(context.Background(), func(ctx context.Context) (int, error) {
+					calls++
+					if ctx.Err() != nil {
+						doneAtStart = append(doneAtStart, calls)
+					}
+					return 0, errTransient
+				},
+					job.MaxAttempts(0), job.MaxElapsed(maxElapsed),
+					job.Wait(wait.Constant(5*time.Second)), job.Jitter(jitter.None),
+					job.OnRetry(func(job.Event) { time.Sleep(tt.hookTime) }))
+				if !errors.Is(err, job.ErrDeadline) {
+					t.Errorf("Do() error = %v, want ErrDeadline", err)
 				}
-				return 0, errTransient
-			},
-				job.Clock(mock), job.MaxAttempts(0), job.MaxElapsed(maxElapsed),
-				job.Wait(wait.Constant(5*time.Second)), job.Jitter(jitter.None),
-				job.OnRetry(func(job.Event) { mock.Add(tt.hookTime) }))
-			if !errors.Is(err, job.ErrDeadline) {
-				t.Errorf("Do() error = %v, want ErrDeadline", err)
-			}
-			if len(doneAtStart) > 0 {
-				t.Errorf("attempts %v started on a done context", doneAtStart)
-			}
-			// The job itself must not sleep past the deadline: only the
-			// hook may hold it there.
-			if got, limit := mock.Since(start), max(maxElapsed, tt.hookTime); got > limit {
-				t.Errorf("Do() took %v, want at most %v", got, limit)
-			}
+				if len(doneAtStart) > 0 {
+					t.Errorf("attempts %v started on a done context", doneAtStart)
+				}
+				// The job itself must not sleep past the deadline: only the
+				// hook may hold it there.
+				if got, limit := time.Since(start), max(maxElapsed, tt.hookTime); got > limit {
+					t.Errorf("Do() took %v, want at most %v", got, limit)
+				}
+			})
 		})
 	}
 }
@@ -836,7 +813,7 @@ func TestHintBeyondLimitsGivesUp(t *testing.T) {
 	}
 }
 
-// Rule 8 (DESIGN): an attempt that ends with a hint counts toward MaxAttempts.
+// Rule 8: an attempt that ends with a hint counts toward MaxAttempts.
 func TestHintCountsTowardMaxAttempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		op, calls := failing(10, job.RetryAfter(errTransient, time.Second), 1)
@@ -878,15 +855,13 @@ func TestHooksRunOncePerEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// Time is the mock's: each attempt's work advances it 100ms, and
-			// OnRetry advances it by the wait Do has armed before the hook.
-			mock := clock.NewMock()
-			func() {
+			// Each attempt's work takes 100ms; the waits pass in the bubble.
+			synctest.Test(t, func(t *testing.T) {
 				var retries, successes, giveUps []job.Event
 				calls := 0
 				_, err := job.Do(context.Background(), func(context.Context) (int, error) {
 					calls++
-					mock.Add(100 * time.Millisecond) // the attempt's work
+					time.Sleep(100 * time.Millisecond) // the attempt's work
 					switch calls {
 					case 1:
 						return 0, e1
@@ -895,12 +870,9 @@ func TestHooksRunOncePerEvent(t *testing.T) {
 					}
 					return 1, nil
 				},
-					job.Clock(mock), job.MaxAttempts(tt.maxAttempts), job.Wait(wait.Constant(time.Second)), job.Jitter(jitter.None),
+					job.MaxAttempts(tt.maxAttempts), job.Wait(wait.Constant(time.Second)), job.Jitter(jitter.None),
 					job.Key("k"),
-					job.OnRetry(func(e job.Event) {
-						retries = append(retries, e)
-						mock.Add(e.Wait)
-					}),
+					job.OnRetry(func(e job.Event) { retries = append(retries, e) }),
 					job.OnSuccess(func(e job.Event) { successes = append(successes, e) }),
 					job.OnGiveUp(func(e job.Event) { giveUps = append(giveUps, e) }))
 				if !slices.Equal(retries, tt.wantRetry) {
@@ -929,7 +901,7 @@ func TestHooksRunOncePerEvent(t *testing.T) {
 				if got != *tt.wantGiveUp {
 					t.Errorf("OnGiveUp event = %+v, want %+v", got, *tt.wantGiveUp)
 				}
-			}()
+			})
 		})
 	}
 }
