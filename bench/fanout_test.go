@@ -167,6 +167,36 @@ func BenchmarkFanOut(b *testing.B) {
 		})
 	})
 
+	b.Run("pond-go-ctx", func(b *testing.B) {
+		// pond's plain Go given the same cancelable context per job as
+		// rebound-submit-ctx (the task checks it, the caller cancels it
+		// after its result): the baseline for a context per job.
+		pool := pond.NewPool(fanWorkers)
+		defer pool.StopAndWait()
+		var wg sync.WaitGroup
+		cancels := make([]context.CancelFunc, fanJobs)
+		fanOut(b, func(results []int) {
+			wg.Add(fanJobs)
+			for i := range fanJobs {
+				jctx, cancel := context.WithCancel(ctx)
+				cancels[i] = cancel
+				err := pool.Go(func() {
+					if jctx.Err() == nil {
+						results[i] = work(i)
+					}
+					wg.Done()
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			wg.Wait()
+			for _, cancel := range cancels {
+				cancel()
+			}
+		})
+	})
+
 	b.Run("pond-submit", func(b *testing.B) {
 		// pond with a future per job: Submit, then each task's Wait.
 		pool := pond.NewPool(fanWorkers)

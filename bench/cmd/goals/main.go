@@ -77,11 +77,12 @@ func main() {
 		target   float64
 	}
 	goals := []goal{
-		{"job.Do success path / sethvargo", [2]string{"WrapperSuccess/rebound", "ns/op"}, [2]string{"WrapperSuccess/sethvargo", "ns/op"}, 0.5},
-		{"job.Do retry path / hand timer loop", [2]string{"WrapperRetry/rebound", "ns/op"}, [2]string{"WrapperRetry/hand-timer", "ns/op"}, 1.2},
+		{"job.Do success path / sethvargo", [2]string{"WrapperSuccess/rebound", "ns/op"}, [2]string{"WrapperSuccess/sethvargo", "ns/op"}, 0.3},
+		{"job.Do retry path / hand timer loop", [2]string{"WrapperRetry/rebound", "ns/op"}, [2]string{"WrapperRetry/hand-timer", "ns/op"}, 1.05},
 		{"Submit+Wait / pond Go (ns/job)", [2]string{"FanOut/rebound-submit", "ns/job"}, [2]string{"FanOut/pond-go", "ns/job"}, 1.0},
 		{"Submit+Wait / pond Submit+Wait (ns/job)", [2]string{"FanOut/rebound-submit", "ns/job"}, [2]string{"FanOut/pond-submit", "ns/job"}, 0.5},
 		{"Map / pond Go (ns/job)", [2]string{"FanOut/rebound-map", "ns/job"}, [2]string{"FanOut/pond-go", "ns/job"}, 0.8},
+		{"Submit+Wait, ctx per job / pond Go, same ctxs (ns/job)", [2]string{"FanOut/rebound-submit-ctx", "ns/job"}, [2]string{"FanOut/pond-go-ctx", "ns/job"}, 1.3},
 		{"Submit+Wait allocs/job", [2]string{"FanOut/rebound-submit", "allocs/job"}, [2]string{}, 3},
 		{"Map allocs/job", [2]string{"FanOut/rebound-map", "allocs/job"}, [2]string{}, 3},
 	}
