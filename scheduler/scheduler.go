@@ -180,6 +180,7 @@ func (s *Scheduler) take() *task {
 // abandoned leaves (its slot goes to a replacement) when the attempt
 // returns.
 func (s *Scheduler) worker(id int) {
+	spare := new(job.Attempt) // the next attempt's context, made outside the lock
 	s.mu.Lock()
 	for {
 		t := s.take()
@@ -200,7 +201,7 @@ func (s *Scheduler) worker(id int) {
 			}
 			continue
 		}
-		if !s.runOne(id, t) {
+		if !s.runOne(id, t, &spare) {
 			return // abandoned: mu is not held
 		}
 		s.between.Add(-1) // back to take
@@ -215,7 +216,7 @@ func (s *Scheduler) worker(id int) {
 // back as it returns, when the key's pause from its hint takes effect), and
 // released while the verdict and the hooks run (user code), taken once in
 // between to fix the retry's due time and budget before any hook runs.
-func (s *Scheduler) runOne(id int, t *task) bool {
+func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	if stop := s.stopOf(t); stop != nil {
 		s.resolve(t, t.run.Fail(stop), endCanceled)
 		return true
@@ -232,13 +233,14 @@ func (s *Scheduler) runOne(id int, t *task) bool {
 	// The attempt's context, new for each attempt (an ended context stays
 	// ended). Cancel may reach it as soon as t.cur is set, even before the
 	// attempt starts.
-	t.cur = new(job.Attempt)
+	t.cur, *spare = *spare, nil
 	t.state = sRunning
 	s.slots[id] = t
 	s.running++
 	s.changed()
 	s.mu.Unlock()
 
+	*spare = new(job.Attempt)
 	var watchdog *clock.Timer
 	if to := t.run.Policy().AttemptTimeout(); to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
