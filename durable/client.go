@@ -11,7 +11,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
 )
 
@@ -243,7 +242,7 @@ func outcome[R any](info *asynq.TaskInfo) (v R, done bool, err error) {
 	case rec.Done:
 		reason := reasons[rec.Reason]
 		if reason == nil {
-			reason = core.ErrPermanent
+			reason = job.ErrPermanent
 		}
 		var last error
 		if rec.Err != "" {

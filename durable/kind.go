@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rebound-go/rebound/internal/core"
 	"github.com/rebound-go/rebound/job"
 )
 
@@ -17,7 +16,7 @@ import (
 // for concurrent use.
 type Kind[P, R any] struct {
 	name     string
-	policy   *core.Policy
+	policy   *job.Policy
 	maxRetry int // asynq's MaxRetry: a backstop, not the bound (see NewKind)
 }
 
@@ -30,7 +29,7 @@ func NewKind[P, R any](name string, opts ...job.Option) *Kind[P, R] {
 	if name == "" {
 		panic("durable: NewKind with an empty name")
 	}
-	r := core.Resolve(core.Default, opts)
+	r := job.Configure(nil, opts...)
 	switch {
 	case r.Key != "":
 		panic("durable: NewKind(" + name + ") with job.Key: a durable task's key is its task ID")
@@ -39,9 +38,9 @@ func NewKind[P, R any](name string, opts ...job.Option) *Kind[P, R] {
 	case r.Rand != nil:
 		panic("durable: NewKind(" + name + ") with job.Rand: a Kind is shared by every worker's goroutines")
 	}
-	core.CheckResult[R](r.Policy)
+	job.CheckResult[R](r.Policy)
 	k := &Kind[P, R]{name: name, policy: r.Policy, maxRetry: math.MaxInt32}
-	if n := r.Policy.MaxAttempts; n > 0 && n < math.MaxInt32/2 {
+	if n := r.Policy.MaxAttempts(); n > 0 && n < math.MaxInt32/2 {
 		// The worker counts attempts and ends the task itself. asynq counts
 		// the deliveries that failed after an attempt (at most one per
 		// attempt), plus, rarely, one that its own deadline or a lost lease
@@ -113,9 +112,9 @@ type record struct {
 
 // reasons name the sentinels a record can carry.
 var reasons = map[string]error{
-	"exhausted": core.ErrExhausted,
-	"deadline":  core.ErrDeadline,
-	"permanent": core.ErrPermanent,
+	"exhausted": job.ErrExhausted,
+	"deadline":  job.ErrDeadline,
+	"permanent": job.ErrPermanent,
 }
 
 func reasonName(err error) string {

@@ -17,7 +17,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/hibiken/asynq"
 
-	"github.com/rebound-go/rebound/internal/core"
+	"github.com/rebound-go/rebound/job"
 )
 
 // DefaultInMemoryBelow is the default InMemoryBelow threshold: asynq moves
@@ -33,11 +33,11 @@ type Worker struct {
 	mux      *asynq.ServeMux
 	insp     *asynq.Inspector
 	below    time.Duration
-	env      core.Env
+	env      job.Env
 	fallback asynq.RetryDelayFunc
 
 	mu       sync.RWMutex
-	policies map[string]*core.Policy // by Kind name, for retries asynq starts
+	policies map[string]*job.Policy // by Kind name, for retries asynq starts
 
 	life     sync.Mutex // orders Start and Shutdown
 	stopping chan struct{}
@@ -82,9 +82,9 @@ func NewWorker(redis asynq.RedisConnOpt, cfg asynq.Config, opts ...WorkerOption)
 		// A wall-clock epoch (no monotonic reading): a task's start is
 		// the producer's wall-clock enqueue time, so its Elapsed must be
 		// wall-clock too.
-		env:      core.Env{Clock: clock.New(), Epoch: time.Now().Round(0)},
+		env:      job.Env{Clock: clock.New(), Epoch: time.Now().Round(0)},
 		fallback: cfg.RetryDelayFunc,
-		policies: make(map[string]*core.Policy),
+		policies: make(map[string]*job.Policy),
 		stopping: make(chan struct{}),
 	}
 	for _, o := range opts {
@@ -216,10 +216,10 @@ func (w *Worker) retryDelay(n int, e error, t *asynq.Task) time.Duration {
 		// asynq retries on its own (a lost lease, a delivery's deadline):
 		// wait what the policy says after retry n+1, without the task's
 		// history (no hint, no Decorrelated growth).
-		var r core.Run
+		var r job.Run
 		r.Resume(p, "", &w.env, w.env.Clock.Now(), n, 0)
 		r.Begin()
-		if d := r.Judge(e, false, nil); d.Verdict == core.Retry {
+		if d := r.Judge(job.OutcomeOf(e), nil); d.Retry {
 			return d.Wait
 		}
 		return 0 // the next delivery, which knows the task's history, decides
@@ -261,7 +261,8 @@ type delivery struct {
 	id    string
 	n     int // asynq's retry count: earlier deliveries that failed
 	start int64
-	run   core.Run
+	run   job.Run
+	last  error // the task's last error: see fail
 	token int64 // of the last record this delivery wrote before an attempt; 0: none
 	carry int64 // of an earlier attempt whose outcome was lost, to run again; 0: none
 }
@@ -363,13 +364,22 @@ func (d *delivery) lost(what string, err error) error {
 	return noAttempt(retryUnread, fmt.Errorf("%s: task %s: %s: %w", marker(tok), d.id, what, err))
 }
 
-// lastText is the text of the run's last error, kept in records so that a
+// lastText is the text of the task's last error, kept in records so that a
 // later delivery's outcome still has it.
 func (d *delivery) lastText() string {
-	if d.run.Last == nil {
+	if d.last == nil {
 		return ""
 	}
-	return d.run.Last.Error()
+	return d.last.Error()
+}
+
+// fail returns the task's final error for reason. The delivery keeps the
+// task's last error itself (d.last), not the run: it may come from an
+// earlier delivery's record (a job.Run resumes without one), or be the
+// delivery's own (an undecodable payload, an unencodable result) rather
+// than an attempt's; after each verdict it is the run's Last.
+func (d *delivery) fail(reason error) error {
+	return &job.Error{Reason: reason, Last: d.last, Attempts: d.run.Attempts(), Elapsed: d.run.Elapsed()}
 }
 
 // giveUp records the task's failure and ends it (asynq archives it).
@@ -377,7 +387,7 @@ func (d *delivery) lastText() string {
 // If the failure cannot be recorded, the task goes back to asynq: the next
 // delivery decides again.
 func (d *delivery) giveUp(ctx context.Context, reason error) error {
-	final := d.run.Fail(reason)
+	final := d.fail(reason)
 	// The hook runs before the outcome is recorded, so before any Future
 	// sees it, as in-process.
 	if d.run.Attempts() > 0 {
@@ -396,7 +406,7 @@ func (d *delivery) handOff(wait time.Duration, now time.Time) error {
 	// A failed write is not fatal: the attempts are recorded already; only
 	// the due time (a hint's lower bound on an early redelivery) is lost.
 	_ = d.write(record{Attempts: d.run.Attempts(), Prev: d.run.Prev(), Err: d.lastText(), Due: now.Add(wait).UnixNano()})
-	return &handoff{wait: wait, err: d.run.Last}
+	return &handoff{wait: wait, err: d.last}
 }
 
 // noAttempt sends a delivery that made no attempt back to the retry set,
@@ -480,8 +490,8 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 	switch {
 	case errors.Is(err, errCorrupt):
 		d.run.Resume(k.policy, d.id, &w.env, w.env.Clock.Now(), 0, 0)
-		d.run.Last = err
-		return d.giveUp(ctx, core.ErrPermanent)
+		d.last = err
+		return d.giveUp(ctx, job.ErrPermanent)
 	case err != nil:
 		return noAttempt(retryUnread, fmt.Errorf("durable: reading task %s's progress: %w", d.id, err))
 	case prev.Done:
@@ -504,15 +514,14 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 	}
 	d.start = start.UnixNano()
 	attempts, carry, last := resumePoint(prev, lastErr, retried)
-	d.carry = carry
+	d.carry, d.last = carry, last
 	d.run.Resume(k.policy, d.id, &w.env, start, attempts, prev.Prev)
-	d.run.Last = last
 	payload, err := decodePayload[P](t.Payload())
 	if err != nil {
-		d.run.Last = err
-		return d.giveUp(ctx, core.ErrPermanent)
+		d.last = err
+		return d.giveUp(ctx, job.ErrPermanent)
 	}
-	p := k.policy
+	op := job.OpFunc[R](func(ctx context.Context) (R, error) { return fn(ctx, payload) })
 
 	// asynq keeps due times in whole seconds and may deliver a retry up to a
 	// second early (or at once, when someone runs it by hand): wait out the
@@ -533,13 +542,13 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 		}
 	}
 	for {
-		if p.MaxAttempts > 0 && d.run.Attempts() >= p.MaxAttempts {
-			return d.giveUp(ctx, core.ErrExhausted) // earlier deliveries used them up
+		if m := k.policy.MaxAttempts(); m > 0 && d.run.Attempts() >= m {
+			return d.giveUp(ctx, job.ErrExhausted) // earlier deliveries used them up
 		}
 		if d.run.Late() {
 			// Delivered past the deadline (asynq's forwarder runs every
 			// few seconds): no attempt, as in-process.
-			return d.giveUp(ctx, core.ErrDeadline)
+			return d.giveUp(ctx, job.ErrDeadline)
 		}
 		n := d.run.Begin()
 		if err := d.writeAttempt(n); err != nil {
@@ -549,20 +558,24 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 			}
 			return noAttempt(retryUnread, fmt.Errorf("durable: recording task %s's attempt %d: %w", d.id, n, err))
 		}
-		v, retryValue, err := attempt(ctx, &d.run, n, fn, payload)
+		// job.Call builds the attempt's context (its number, the policy's
+		// AttemptTimeout, the task's deadline), recovers a panic into a
+		// permanent *job.PanicError and applies RetryOnResult.
+		v, o := job.Call(ctx, &d.run, nil, op)
 		if ctx.Err() != nil {
 			// The delivery ended under the attempt (its Timeout, a lost
 			// lease, the worker's shutdown): asynq has acted on it already.
 			// The attempt is counted; the job goes on at the next delivery.
 			return fmt.Errorf("durable: task %s: delivery ended during attempt %d: %w", d.id, n, context.Cause(ctx))
 		}
-		dec := d.run.Judge(err, retryValue, nil)
-		switch dec.Verdict {
-		case core.Succeed:
+		dec := d.run.Judge(o, nil)
+		d.last = d.run.Last()
+		switch {
+		case dec.Succeeded():
 			b, merr := json.Marshal(v)
 			if merr != nil {
-				d.run.Last = fmt.Errorf("durable: encoding the result: %w", merr)
-				return d.giveUp(ctx, core.ErrPermanent)
+				d.last = fmt.Errorf("durable: encoding the result: %w", merr)
+				return d.giveUp(ctx, job.ErrPermanent)
 			}
 			elapsed := d.run.Elapsed()
 			d.run.Succeeded() // before the outcome is recorded, as in-process
@@ -572,7 +585,7 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 				return d.lost(fmt.Sprintf("succeeded on attempt %d", n), werr)
 			}
 			return nil
-		case core.GiveUp:
+		case !dec.Retry:
 			return d.giveUp(ctx, dec.Reason)
 		}
 		now := w.env.Clock.Now()
@@ -591,29 +604,4 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 			return d.handOff(max(0, dec.Wait-w.env.Clock.Since(now)), w.env.Clock.Now())
 		}
 	}
-}
-
-// attempt runs attempt n of a task, recovering a panic into a permanent
-// error, with the attempt's number (and AttemptTimeout) on its context.
-func attempt[P, R any](ctx context.Context, r *core.Run, n int, fn func(context.Context, P) (R, error), payload P) (v R, retryValue bool, err error) {
-	actx := ctx
-	if timeout, bounded := r.AttemptTimeout(); bounded {
-		ac := new(core.AttemptCtx)
-		ac.Start(ctx, n, timeout, true, r.Env.Clock, true)
-		defer ac.End()
-		actx = ac
-	} else if n > 1 {
-		actx = core.Mark(ctx, n)
-	}
-	defer func() {
-		if x := recover(); x != nil {
-			var zero R
-			v, retryValue, err = zero, false, core.Recovered(x)
-		}
-	}()
-	v, err = fn(actx, payload)
-	if err == nil && r.Policy.Result != nil {
-		retryValue = r.Policy.Result.(func(R) bool)(v)
-	}
-	return v, retryValue, err
 }
