@@ -217,7 +217,7 @@ func (w *Worker) retryDelay(n int, e error, t *asynq.Task) time.Duration {
 		// wait what the policy says after retry n+1, without the task's
 		// history (no hint, no Decorrelated growth).
 		var r job.Run
-		r.Resume(p, "", &w.env, w.env.Clock.Now(), n, 0)
+		r.Resume(p, "", &w.env, w.env.Clock.Now(), n, 0, nil)
 		r.Begin()
 		if d := r.Judge(job.OutcomeOf(e), nil); d.Retry {
 			return d.Wait
@@ -489,7 +489,7 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 	prev, lastErr, retried, err := w.progress(ctx, queue, d.id)
 	switch {
 	case errors.Is(err, errCorrupt):
-		d.run.Resume(k.policy, d.id, &w.env, w.env.Clock.Now(), 0, 0)
+		d.run.Resume(k.policy, d.id, &w.env, w.env.Clock.Now(), 0, 0, err)
 		d.last = err
 		return d.giveUp(ctx, job.ErrPermanent)
 	case err != nil:
@@ -515,7 +515,7 @@ func serve[P, R any](ctx context.Context, w *Worker, k *Kind[P, R], fn func(cont
 	d.start = start.UnixNano()
 	attempts, carry, last := resumePoint(prev, lastErr, retried)
 	d.carry, d.last = carry, last
-	d.run.Resume(k.policy, d.id, &w.env, start, attempts, prev.Prev)
+	d.run.Resume(k.policy, d.id, &w.env, start, attempts, prev.Prev, last)
 	payload, err := decodePayload[P](t.Payload())
 	if err != nil {
 		d.last = err

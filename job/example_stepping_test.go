@@ -22,6 +22,7 @@ type message struct {
 	due      time.Time     // not delivered before
 	attempts int           // attempts made so far
 	prev     time.Duration // the last base delay (what Decorrelated grows from)
+	last     error         // the last attempt's error
 }
 
 // The stepping API runs a Policy on a queue of your own: the queue keeps a
@@ -80,7 +81,7 @@ func Example_stepping() {
 		at := clk.Since(start)
 
 		var r job.Run
-		r.Resume(policy, m.id, env, m.enqueued, m.attempts, m.prev)
+		r.Resume(policy, m.id, env, m.enqueued, m.attempts, m.prev, m.last)
 		if r.Late() { // delivered past its MaxElapsed: no attempt
 			fmt.Printf("%3v %s: %v\n", at, m.id, r.Fail(job.ErrDeadline))
 			continue
@@ -99,7 +100,7 @@ func Example_stepping() {
 			fmt.Printf("%3v %s attempt %d: %v; redeliver in %v\n", at, m.id, n, o.Err, d.Wait)
 			// Put it back, as the queue's retry would: due after the wait,
 			// with the run's state.
-			m.due, m.attempts, m.prev = clk.Now().Add(d.Wait), r.Attempts(), r.Prev()
+			m.due, m.attempts, m.prev, m.last = clk.Now().Add(d.Wait), r.Attempts(), r.Prev(), r.Last()
 			queue = append(queue, m)
 		default:
 			err := r.Fail(d.Reason)

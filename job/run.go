@@ -17,11 +17,20 @@ import (
 type Env struct {
 	Clock clock.Clock // nil: the real clock
 	Rand  *rand.Rand  // nil: math/rand/v2's global source
-	Epoch time.Time   // any fixed time on Clock; the zero value is fine
+	Epoch time.Time   // any fixed time within ~290 years of Clock's; zero: the process start
 }
 
 // now returns the env's time as an offset from its epoch.
-func (e *Env) now() int64 { return int64(e.clock().Since(e.Epoch)) }
+func (e *Env) now() int64 { return int64(e.clock().Since(e.epoch())) }
+
+// epoch returns the env's epoch. The zero time is not one: now-year 1
+// overflows a Duration, which would saturate every offset.
+func (e *Env) epoch() time.Time {
+	if e.Epoch.IsZero() {
+		return epoch
+	}
+	return e.Epoch
+}
 
 func (e *Env) clock() clock.Clock {
 	if e.Clock == nil {
@@ -79,22 +88,24 @@ func (r *Run) Start(ctx context.Context, p *Policy, key string, env *Env) {
 		r.deadline = satAdd(r.start, int64(p.maxElapsed))
 	}
 	if hasDL {
-		if d := int64(dl.Sub(env.Epoch)); d < r.deadline {
+		if d := int64(dl.Sub(env.epoch())); d < r.deadline {
 			r.deadline = d
 		}
 	}
 }
 
 // Resume prepares r for a job of policy p that started at start and has
-// made attempts attempts already, the last base delay being prev: a job
-// picked up again by another process or delivery. Its deadline is
-// start+MaxElapsed; a delivery's own deadline is the executor's business.
-func (r *Run) Resume(p *Policy, key string, env *Env, start time.Time, attempts int, prev time.Duration) {
-	*r = Run{policy: p, env: env, key: key, start: int64(start.Sub(env.Epoch)), deadline: noDeadline}
+// made attempts attempts already, the last base delay being prev and the
+// last attempt's error last: a job picked up again by another process or
+// delivery. Its deadline is start+MaxElapsed; a delivery's own deadline is
+// the executor's business. A job that then gives up before any attempt of
+// its own (Late, or its attempts used up) reports last in its *Error.
+func (r *Run) Resume(p *Policy, key string, env *Env, start time.Time, attempts int, prev time.Duration, last error) {
+	*r = Run{policy: p, env: env, key: key, start: int64(start.Sub(env.epoch())), deadline: noDeadline}
 	if p.maxElapsed > 0 {
 		r.deadline = satAdd(r.start, int64(p.maxElapsed))
 	}
-	r.attempts, r.prev = max(attempts, 0), max(prev, 0)
+	r.attempts, r.prev, r.last = max(attempts, 0), max(prev, 0), last
 }
 
 // satAdd returns a+b, saturating at math.MaxInt64 instead of wrapping.
@@ -138,7 +149,7 @@ func (r *Run) Deadline() (time.Time, bool) {
 	if r.deadline == noDeadline {
 		return time.Time{}, false
 	}
-	return r.env.Epoch.Add(time.Duration(r.deadline)), true
+	return r.env.epoch().Add(time.Duration(r.deadline)), true
 }
 
 // Late reports whether the job's deadline has passed (reading the clock only
