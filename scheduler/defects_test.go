@@ -375,3 +375,34 @@ func TestJobRunsWhileHookBlocks(t *testing.T) {
 		a.Wait(context.Background())
 	})
 }
+
+// PauseKey pauses a key from outside a job as a hint would: no attempt of
+// the key starts before the pause ends; other keys run.
+func TestPauseKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithRand(1))
+		defer s.Close()
+		start := time.Now()
+		s.PauseKey("h", 2*time.Second)
+		s.PauseKey("h", time.Second) // the later end wins
+		s.PauseKey("", time.Hour)    // no key: nothing
+		if ks, ok := s.KeyStats("h"); !ok || ks.Paused != 2*time.Second {
+			t.Fatalf("KeyStats(h) = %+v, %v; want Paused 2s", ks, ok)
+		}
+		var at time.Time
+		f := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { at = time.Now(); return 1, nil }, job.Key("h"))
+		g := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 2, nil }, job.Key("other"))
+		if _, err := g.Wait(context.Background()); err != nil || time.Since(start) != 0 {
+			t.Errorf("other key: %v after %v; want at once", err, time.Since(start))
+		}
+		if _, err := f.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d := at.Sub(start); d < 2*time.Second || d > 2*time.Second+500*time.Millisecond {
+			t.Errorf("paused key's job started after %v, want in [2s, 2.5s] (the pause, spread)", d)
+		}
+		if st := s.Stats(); st.Pauses != 2 {
+			t.Errorf("Stats.Pauses = %d, want 2", st.Pauses)
+		}
+	})
+}

@@ -125,12 +125,32 @@ func (s *Scheduler) resumeAt(ks *keyState, now int64, t *task) int64 {
 // pause records a Retry-After hint from t's attempt as a pause of its key:
 // no attempt of the key starts before the hint has passed; the later end
 // wins. Called with mu.
-func (s *Scheduler) pause(t *task, hint time.Duration) {
-	if hint <= 0 || t.run.Key() == "" {
+func (s *Scheduler) pause(t *task, hint time.Duration) { s.pauseKey(t.run.Key(), hint) }
+
+// PauseKey pauses key k for d from now, as a Retry-After hint returned by
+// one of its attempts would: no attempt of k starts before the pause ends
+// (overlapping pauses: the later end wins), and the jobs of k then resume
+// spread over a short interval, not in a burst. Jobs whose deadline or
+// MaxWait the pause outlasts give up with job.ErrDeadline. Use it for what a
+// server says outside an error (a RateLimit header on a success). It does
+// nothing for the empty key, for d <= 0, or once the scheduler has stopped.
+// It is safe for concurrent use.
+func (s *Scheduler) PauseKey(k string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase.Load() == stopped {
 		return
 	}
-	ks := s.key(t.run.Key())
-	end := s.dueAfter(hint)
+	s.pauseKey(k, d)
+}
+
+// pauseKey pauses key k for d. Called with mu.
+func (s *Scheduler) pauseKey(k string, d time.Duration) {
+	if d <= 0 || k == "" {
+		return
+	}
+	ks := s.key(k)
+	end := s.dueAfter(d)
 	if end > ks.paused {
 		ks.paused = end
 	}
