@@ -143,7 +143,7 @@ func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In) 
 func (m *mapping[In, Out]) reject(s *Scheduler, inputs []In, from int) {
 	n := len(inputs) - from
 	s.mu.Lock()
-	s.st.Submitted += uint64(n)
+	s.submitted.Add(uint64(n))
 	s.st.Canceled += uint64(n)
 	s.changed()
 	s.mu.Unlock()

@@ -36,7 +36,13 @@ type Scheduler struct {
 	// between counts workers whose attempt has returned and that will look
 	// for work again without a wake: a job queued while there are enough
 	// of them wakes no sleeping worker.
-	between atomic.Int32 // len(admitWaiters), readable without mu
+	between atomic.Int32
+
+	// Written with mu, read anywhere (a submission decides without mu
+	// whether a worker must be woken or started).
+	idle      atomic.Int32 // workers waiting on work
+	workers   atomic.Int32 // attached workers
+	submitted atomic.Uint64 // len(admitWaiters), readable without mu
 
 	phase       atomic.Int32  // written with mu; read anywhere
 	closing     chan struct{} // closed when intake stops
@@ -47,16 +53,13 @@ type Scheduler struct {
 
 	mu           sync.Mutex
 	work         sync.Cond // workers wait here for work
-	fresh        queue     // new submissions
+	fresh        inbox     // new submissions; pushed without mu
 	ready        queue     // retries due, and jobs released by their key: before fresh
 	heap         timerHeap
 	slots        []*task // the task on each worker, by worker id
 	freeIDs      []int
-	idle         int // workers waiting on work
 	wakes        int // signals sent and not yet taken
-	workers      int // attached workers
 	running      int
-	inflight     int // admitted and queued, not resolved
 	timerOn      bool
 	armed        int64 // the due time the heap's timer is armed for; never: none
 	sweepAt      int64 // when a key pause ends and idle keys must be swept; never: none
@@ -104,6 +107,7 @@ func New(opts ...Option) *Scheduler {
 	s.epoch = s.clock.Now()
 	s.env = &job.Env{Clock: s.clock, Rand: cfg.rand, Epoch: s.epoch}
 	s.work.L = &s.mu
+	s.fresh.init()
 	for i := cfg.workers - 1; i >= 0; i-- {
 		s.freeIDs = append(s.freeIDs, i)
 	}
@@ -137,7 +141,7 @@ func (s *Scheduler) signal() {
 	if int(s.between.Load()) >= s.fresh.len()+s.ready.len() {
 		return // workers between two jobs will take it: no wake needed
 	}
-	if s.idle > s.wakes {
+	if int(s.idle.Load()) > s.wakes {
 		s.wakes++
 		s.work.Signal()
 		return
@@ -147,12 +151,12 @@ func (s *Scheduler) signal() {
 
 // spawn starts a worker if the pool has room. Called with mu.
 func (s *Scheduler) spawn() {
-	if s.workers >= s.cfg.workers || len(s.freeIDs) == 0 || s.phase.Load() == stopped {
+	if int(s.workers.Load()) >= s.cfg.workers || len(s.freeIDs) == 0 || s.phase.Load() == stopped {
 		return
 	}
 	id := s.freeIDs[len(s.freeIDs)-1]
 	s.freeIDs = s.freeIDs[:len(s.freeIDs)-1]
-	s.workers++
+	s.workers.Add(1)
 	s.workersDone.Add(1)
 	go s.worker(id)
 }
@@ -186,25 +190,30 @@ func (s *Scheduler) worker(id int) {
 		t := s.take()
 		if t == nil {
 			if s.phase.Load() == stopped {
-				s.workers--
+				s.workers.Add(-1)
 				s.freeIDs = append(s.freeIDs, id)
 				s.mu.Unlock()
 				s.workersDone.Done()
 				return
 			}
-			s.idle++
-			s.changed()
-			s.work.Wait()
-			s.idle--
-			if s.wakes > 0 {
-				s.wakes--
+			// Idle first, then look once more: a submission pushed without
+			// mu either is found now or sees this worker idle and wakes it.
+			s.idle.Add(1)
+			if t = s.take(); t != nil {
+				s.idle.Add(-1)
+			} else {
+				s.changed()
+				s.work.Wait()
+				s.idle.Add(-1)
+				if s.wakes > 0 {
+					s.wakes--
+				}
+				continue
 			}
-			continue
 		}
 		if !s.runOne(id, t, &spare) {
 			return // abandoned: mu is not held
 		}
-		s.between.Add(-1) // back to take
 	}
 }
 
@@ -263,6 +272,7 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 		s.slots[id] = nil
 		s.running--
 		s.resolve(t, nil, endSucceeded)
+		s.between.Add(-1) // back to take, with mu
 		return true
 	}
 	stop := s.stopOf(t)
@@ -315,6 +325,7 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	} else {
 		s.resolve(t, final, kind)
 	}
+	s.between.Add(-1) // back to take, with mu
 	return true
 }
 
@@ -546,15 +557,11 @@ func (s *Scheduler) resolve(t *task, err error, kind int) {
 		s.st.Abandoned++
 	}
 	if !admitted {
-		s.st.Submitted++
+		s.submitted.Add(1)
 		s.changed()
 		return
 	}
-	s.inflight--
 	s.release1()
-	if s.phase.Load() >= draining && s.inflight == 0 {
-		s.closeDrained()
-	}
 	s.changed()
 }
 
@@ -592,7 +599,7 @@ func (s *Scheduler) abandon(t *task, reason error) {
 	}
 	s.slots[id] = nil
 	s.running--
-	s.workers--
+	s.workers.Add(-1)
 	s.freeIDs = append(s.freeIDs, id)
 	s.workersDone.Done() // the goroutine leaves when the attempt returns
 	t.state = sAbandoned

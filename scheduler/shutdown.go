@@ -61,7 +61,7 @@ func (s *Scheduler) stopIntakeNow() {
 		s.phase.Store(draining)
 		close(s.closing)
 	}
-	if s.inflight == 0 {
+	if s.admitted.Load() == 0 {
 		s.closeDrained()
 	}
 	s.mu.Unlock()
@@ -81,10 +81,11 @@ func (s *Scheduler) cancelEverything() {
 	for len(s.heap) > 0 {
 		all = append(all, s.heap.popMin())
 	}
-	for _, q := range []*queue{&s.ready, &s.fresh} {
-		for t := q.pop(); t != nil; t = q.pop() {
-			all = append(all, t)
-		}
+	for t := s.ready.pop(); t != nil; t = s.ready.pop() {
+		all = append(all, t)
+	}
+	for t := s.fresh.pop(); t != nil; t = s.fresh.pop() {
+		all = append(all, t)
 	}
 	for _, ks := range s.keys {
 		for t := ks.waiting.pop(); t != nil; t = ks.waiting.pop() {
@@ -137,4 +138,7 @@ func (s *Scheduler) stopWorkers() {
 	s.mu.Unlock()
 	s.workersDone.Wait()
 	s.callbacks.Wait()
+	s.mu.Lock()
+	s.endQueued() // pushed as the workers left
+	s.mu.Unlock()
 }

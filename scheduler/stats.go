@@ -31,6 +31,7 @@ func (s *Scheduler) Stats() Stats {
 // statsLocked is Stats with mu held.
 func (s *Scheduler) statsLocked() Stats {
 	st := s.st
+	st.Submitted = s.submitted.Load() // before admitted: a job counted here is in flight below
 	st.Running = s.running
 	st.Parked = len(s.heap)
 	st.Keys = len(s.keys)
@@ -41,7 +42,7 @@ func (s *Scheduler) statsLocked() Stats {
 			st.PausedKeys++
 		}
 	}
-	st.Queued = s.inflight - st.Running - st.Parked - st.Waiting
+	st.Queued = int(s.admitted.Load()) - st.Running - st.Parked - st.Waiting
 	if st.Queued < 0 {
 		st.Queued = 0
 	}

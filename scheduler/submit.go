@@ -92,9 +92,17 @@ func (s *Scheduler) envWith(rnd *rand.Rand) *job.Env {
 // cannot be admitted (the scheduler has shut down, or ctx ended while a
 // blocking admit waited for room) a blocking admit resolves t with the
 // reason; a non-blocking one leaves t unresolved. It returns the reason.
+//
+// A job with no key and a context that cannot end is queued without the
+// scheduler's lock (an atomic place, an atomic push) unless a worker must be
+// woken or started; other jobs take the lock once.
 func (s *Scheduler) admit(t *task, block bool) error {
 	err := s.take1(t.ctx, block)
 	if err == nil {
+		if t.ctx.Done() == nil && t.run.Key() == "" {
+			s.enqueueFast(t)
+			return nil
+		}
 		s.mu.Lock()
 		err = s.enqueueLocked(t, block)
 		s.mu.Unlock()
@@ -106,6 +114,32 @@ func (s *Scheduler) admit(t *task, block bool) error {
 		s.mu.Unlock()
 	}
 	return err
+}
+
+// enqueueFast queues admitted t, with no key and a context that cannot
+// end, without the lock: the lock is taken only to wake or start a worker,
+// or when the scheduler stopped meanwhile.
+func (s *Scheduler) enqueueFast(t *task) {
+	t.state = sQueued // before the push: a worker reads it after its pop
+	s.submitted.Add(1)
+	s.fresh.push(t)
+	if s.phase.Load() == stopped {
+		// Shutdown or Close finished while t was being pushed: the workers
+		// may have left. Whoever holds the lock now ends what is queued.
+		s.mu.Lock()
+		s.endQueued()
+		s.mu.Unlock()
+		return
+	}
+	if int(s.between.Load()) >= s.fresh.len() {
+		return // workers between two jobs will take it
+	}
+	if s.idle.Load() == 0 && int(s.workers.Load()) >= s.cfg.workers {
+		return // every worker is busy and takes it next
+	}
+	s.mu.Lock()
+	s.signal()
+	s.mu.Unlock()
 }
 
 // tryTake takes n places in the admission bound if there is room for all.
@@ -130,6 +164,12 @@ func (s *Scheduler) take1(ctx context.Context, block bool) error {
 		return job.ErrClosed
 	}
 	if s.tryTake(1) {
+		if s.phase.Load() != open { // intake stopped meanwhile: give it back
+			s.mu.Lock()
+			s.release1()
+			s.mu.Unlock()
+			return job.ErrClosed
+		}
 		return nil
 	}
 	if !block {
@@ -164,19 +204,40 @@ func (s *Scheduler) take1(ctx context.Context, block bool) error {
 		}
 		s.mu.Unlock()
 		if s.tryTake(1) {
+			if s.phase.Load() != open {
+				s.mu.Lock()
+				s.release1()
+				s.mu.Unlock()
+				return job.ErrClosed
+			}
 			return nil
 		}
 	}
 }
 
-// release1 gives back one place of the admission bound and wakes a blocked
-// Submit. Called with mu.
+// release1 gives back one place of the admission bound, wakes a blocked
+// Submit, and reports the scheduler drained once intake has stopped and no
+// job is left. Called with mu.
 func (s *Scheduler) release1() {
-	s.admitted.Add(-1)
+	left := s.admitted.Add(-1)
 	if s.nAdmitWait.Load() > 0 && len(s.admitWaiters) > 0 {
 		close(s.admitWaiters[0])
 		s.admitWaiters = s.admitWaiters[1:]
 		s.nAdmitWait.Store(int32(len(s.admitWaiters)))
+	}
+	if left == 0 && s.phase.Load() >= draining {
+		s.closeDrained()
+	}
+}
+
+// endQueued ends every new submission still queued with job.ErrClosed: what
+// a submission pushed while the workers left. Called with mu.
+func (s *Scheduler) endQueued() {
+	for t := s.fresh.pop(); t != nil; t = s.fresh.pop() {
+		if t.state == sQueued {
+			t.setStop(stopClosed)
+			s.resolve(t, t.run.Fail(job.ErrClosed), endCanceled)
+		}
 	}
 }
 
@@ -192,8 +253,7 @@ func (s *Scheduler) enqueueLocked(t *task, block bool) error {
 		return job.ErrClosed
 	}
 	t.state = sQueued
-	s.st.Submitted++
-	s.inflight++
+	s.submitted.Add(1)
 	if err := t.ctx.Err(); err != nil {
 		s.resolve(t, t.run.Fail(context.Cause(t.ctx)), endCanceled)
 		return nil

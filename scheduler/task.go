@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/rebound-go/rebound/job"
 )
@@ -31,6 +32,7 @@ type task struct {
 	cur   *job.Attempt // the running attempt's context
 	due   int64        // parked: when the retry is due
 	watch *link        // the task's place on its context's watch list; nil if not on one
+	next  atomic.Pointer[task] // the next task in the inbox
 	index int32        // heap position; -1 when not parked
 	state uint8
 	stop  uint8 // why the scheduler stops the job, before it resolves (see stopOf)
