@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-
 )
 
 // watch is the one registration the scheduler keeps per distinct job context
@@ -101,6 +100,25 @@ func (s *Scheduler) cancel(t *task, why uint8) {
 		s.resolve(t, t.run.Fail(s.stopOf(t)), endCanceled)
 	case sRunning, sJudging:
 		t.setStop(why)
-		t.cancelAttempt()
+		s.cancelAttempt(t)
+	}
+}
+
+// cancelAttempt cancels the context of t's running attempt. Its Err is
+// context.DeadlineExceeded when the job's own context ended by its deadline
+// (net/http and database drivers report a timeout from it),
+// context.Canceled otherwise. Called with mu.
+func (s *Scheduler) cancelAttempt(t *task) {
+	err := context.Canceled
+	if t.ctx.Err() == context.DeadlineExceeded {
+		err = context.DeadlineExceeded
+	}
+	for id, r := range s.slots {
+		if r == t {
+			if a := s.attempts[id]; a != nil { // nil once the attempt has returned
+				a.Cancel(err)
+			}
+			return
+		}
 	}
 }

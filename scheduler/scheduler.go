@@ -30,8 +30,8 @@ type Scheduler struct {
 	// Admission (WithQueueSize): jobs admitted and not resolved. A
 	// submission takes a place with one atomic operation while there is
 	// room; Submit calls blocked on a full scheduler wait in admitWaiters.
-	admitted     atomic.Int64
-	nAdmitWait   atomic.Int32
+	admitted   atomic.Int64
+	nAdmitWait atomic.Int32
 
 	// between counts workers whose attempt has returned and that will look
 	// for work again without a wake: a job queued while there are enough
@@ -40,8 +40,8 @@ type Scheduler struct {
 
 	// Written with mu, read anywhere (a submission decides without mu
 	// whether a worker must be woken or started).
-	idle      atomic.Int32 // workers waiting on work
-	workers   atomic.Int32 // attached workers
+	idle      atomic.Int32  // workers waiting on work
+	workers   atomic.Int32  // attached workers
 	submitted atomic.Uint64 // len(admitWaiters), readable without mu
 
 	phase       atomic.Int32  // written with mu; read anywhere
@@ -56,7 +56,8 @@ type Scheduler struct {
 	fresh        inbox     // new submissions; pushed without mu
 	ready        queue     // retries due, and jobs released by their key: before fresh
 	heap         timerHeap
-	slots        []*task // the task on each worker, by worker id
+	slots        []*task        // the task on each worker, by worker id
+	attempts     []*job.Attempt // the context of each worker's attempt, by worker id
 	freeIDs      []int
 	wakes        int // signals sent and not yet taken
 	running      int
@@ -92,17 +93,18 @@ func New(opts ...Option) *Scheduler {
 		}
 	}
 	s := &Scheduler{
-		cfg:     cfg,
-		clock:   cfg.clock,
-		closing: make(chan struct{}),
-		drained: make(chan struct{}),
-		slots:   make([]*task, cfg.workers),
-		armed:   never,
-		sweepAt: never,
-		wake:    make(chan struct{}, 1),
-		watches: make(map[<-chan struct{}]*watch),
-		keys:    make(map[string]*keyState),
-		budget:  cfg.budget,
+		cfg:      cfg,
+		clock:    cfg.clock,
+		closing:  make(chan struct{}),
+		drained:  make(chan struct{}),
+		slots:    make([]*task, cfg.workers),
+		attempts: make([]*job.Attempt, cfg.workers),
+		armed:    never,
+		sweepAt:  never,
+		wake:     make(chan struct{}, 1),
+		watches:  make(map[<-chan struct{}]*watch),
+		keys:     make(map[string]*keyState),
+		budget:   cfg.budget,
 	}
 	s.epoch = s.clock.Now()
 	s.env = &job.Env{Clock: s.clock, Rand: cfg.rand, Epoch: s.epoch}
@@ -240,9 +242,11 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 		s.deposit(t)
 	}
 	// The attempt's context, new for each attempt (an ended context stays
-	// ended). Cancel may reach it as soon as t.cur is set, even before the
-	// attempt starts.
-	t.cur, *spare = *spare, nil
+	// ended). Cancel may reach it as soon as it is in s.attempts, even
+	// before the attempt starts.
+	a := *spare
+	*spare = nil
+	s.attempts[id] = a
 	t.state = sRunning
 	s.slots[id] = t
 	s.running++
@@ -254,14 +258,14 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	if to := t.run.Policy().AttemptTimeout(); to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
 	}
-	o, owned := t.job.attempt() // owned: with mu held
+	o, owned := t.job.attempt(a) // owned: with mu held
 	if watchdog != nil {
 		watchdog.Stop()
 	}
 	if !owned {
 		return false // abandoned meanwhile: the job has resolved without us
 	}
-	t.cur = nil
+	s.attempts[id] = nil
 	t.state = sJudging
 	// What the attempt's end means for other jobs takes effect now, before
 	// any user code runs: its hint pauses the key.
@@ -597,7 +601,7 @@ func (s *Scheduler) abandon(t *task, reason error) {
 	if id < 0 {
 		return
 	}
-	s.slots[id] = nil
+	s.slots[id], s.attempts[id] = nil, nil
 	s.running--
 	s.workers.Add(-1)
 	s.freeIDs = append(s.freeIDs, id)

@@ -29,11 +29,10 @@ type task struct {
 	ctx   context.Context
 	job   typed
 	s     *Scheduler
-	cur   *job.Attempt // the running attempt's context
-	due   int64        // parked: when the retry is due
-	watch *link        // the task's place on its context's watch list; nil if not on one
+	due   int64                // parked: when the retry is due
+	watch *link                // the task's place on its context's watch list; nil if not on one
 	next  atomic.Pointer[task] // the next task in the inbox
-	index int32        // heap position; -1 when not parked
+	index int32                // heap position; -1 when not parked
 	state uint8
 	stop  uint8 // why the scheduler stops the job, before it resolves (see stopOf)
 	slot  bool  // holds a slot of its key
@@ -60,7 +59,7 @@ type typed interface {
 	// returned, takes the scheduler's lock; owned reports whether the task
 	// is still this attempt's (not abandoned meanwhile). With owned, the
 	// lock stays held and the value is kept.
-	attempt() (o job.Outcome, owned bool)
+	attempt(a *job.Attempt) (o job.Outcome, owned bool)
 	// resolve resolves the future (once); keep: the last attempt has
 	// returned, so its value may be the result.
 	resolve(err error, keep bool) bool
@@ -89,8 +88,8 @@ func newTask[T any](s *Scheduler, ctx context.Context, op job.Op[T], cfg *job.Co
 // Cancel is how the job's Future.Cancel reaches the scheduler.
 func (t *typedTask[T]) Cancel() { t.s.cancelTask(&t.task) }
 
-func (t *typedTask[T]) attempt() (job.Outcome, bool) {
-	v, o := job.Call(t.ctx, &t.run, t.cur, t.op)
+func (t *typedTask[T]) attempt(a *job.Attempt) (job.Outcome, bool) {
+	v, o := job.Call(t.ctx, &t.run, a, t.op)
 	s := t.s
 	s.between.Add(1)
 	s.mu.Lock()
@@ -119,21 +118,6 @@ func (t *typedTask[T]) resolve(err error, keep bool) bool {
 		d.Done(t.p.Value(), err)
 	}
 	return true
-}
-
-// cancelAttempt cancels the running attempt's context. Its Err is
-// context.DeadlineExceeded when the job's own context ended by its deadline
-// (net/http and database drivers report a timeout from it),
-// context.Canceled otherwise. Called with mu.
-func (t *task) cancelAttempt() {
-	if t.cur == nil {
-		return
-	}
-	err := context.Canceled
-	if t.ctx.Err() == context.DeadlineExceeded {
-		err = context.DeadlineExceeded
-	}
-	t.cur.Cancel(err)
 }
 
 // setStop records why the scheduler stops t; the first cause wins.
