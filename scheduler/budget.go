@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
 )
 
 // Budget configures a retry budget (WithRetryBudget), in the manner of

@@ -1,6 +1,5 @@
 package scheduler
 
-
 // timerHeap is a min-heap of parked tasks by Due; each task knows its index,
 // so removal is O(log n). Not safe for concurrent use: the scheduler's lock
 // guards it.

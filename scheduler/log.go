@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
 )
 
 // logRetry logs a retry at Debug. It logs the key, attempt, wait and the

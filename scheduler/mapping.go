@@ -71,10 +71,10 @@ func MapAll[In, Out any](s *Scheduler, ctx context.Context, inputs []In, fn func
 const mapBatch = 64
 
 type mapping[In, Out any] struct {
-	fn     func(context.Context, In) (Out, error)
-	out    chan Result[Out]
-	left   atomic.Int64 // results not yet sent; the last one closes out
-	cfg    job.Config
+	fn   func(context.Context, In) (Out, error)
+	out  chan Result[Out]
+	left atomic.Int64 // results not yet sent; the last one closes out
+	cfg  job.Config
 }
 
 // item is one input's job: the operation and its completion in one
