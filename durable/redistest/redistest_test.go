@@ -158,7 +158,7 @@ func TestNoRedis(t *testing.T) {
 			if (code == 0) != (tc.code == 0) {
 				t.Errorf("exit code %d, want %d", code, tc.code)
 			}
-			if n := len(regexp.MustCompile(`(?m)^` + tc.want + `$`).FindAllString(out, -1)); n != 1 {
+			if n := len(regexp.MustCompile(`(?m)^`+tc.want+`$`).FindAllString(out, -1)); n != 1 {
 				t.Errorf("output has %d lines matching %q, want 1:\n%s", n, tc.want, out)
 			}
 			if tc.code != 0 && strings.Contains(out, "skipped") {
