@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -151,6 +152,7 @@ func (s *Scheduler) pauseKey(k string, d time.Duration) {
 	}
 	ks := s.key(k)
 	end := s.dueAfter(d)
+	s.emit(context.Background(), Event{Kind: KeyPaused, Key: k, Wait: d})
 	if end > ks.paused {
 		ks.paused = end
 	}

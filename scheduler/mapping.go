@@ -144,6 +144,12 @@ func (m *mapping[In, Out]) reject(s *Scheduler, inputs []In, from int) {
 	n := len(inputs) - from
 	s.mu.Lock()
 	s.submitted.Add(uint64(n))
+	if obs := s.observer(); obs != nil {
+		for range n {
+			obs.Observe(context.Background(), Event{Kind: JobSubmitted, Key: m.cfg.Key})
+			obs.Observe(context.Background(), Event{Kind: JobEnded, Key: m.cfg.Key, Err: &job.Error{Reason: job.ErrClosed}, Reason: job.ErrClosed})
+		}
+	}
 	s.st.Canceled += uint64(n)
 	s.changed()
 	s.mu.Unlock()

@@ -40,9 +40,10 @@ type Scheduler struct {
 
 	// Written with mu, read anywhere (a submission decides without mu
 	// whether a worker must be woken or started).
-	idle      atomic.Int32  // workers waiting on work
-	workers   atomic.Int32  // attached workers
-	submitted atomic.Uint64 // len(admitWaiters), readable without mu
+	idle      atomic.Int32 // workers waiting on work
+	workers   atomic.Int32 // attached workers
+	submitted atomic.Uint64
+	obs       atomic.Pointer[observerBox] // len(admitWaiters), readable without mu
 
 	phase       atomic.Int32  // written with mu; read anywhere
 	closing     chan struct{} // closed when intake stops
@@ -50,6 +51,7 @@ type Scheduler struct {
 	workersDone sync.WaitGroup
 	callbacks   sync.WaitGroup // ctx watch callbacks
 	feeders     sync.WaitGroup // Map's submitting goroutines; Add only with mu, while open
+	stopOnce    sync.Once      // the observer's Stopped event
 
 	mu           sync.Mutex
 	work         sync.Cond // workers wait here for work
@@ -258,7 +260,12 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	if to := t.run.Policy().AttemptTimeout(); to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
 	}
-	o, owned := t.job.attempt(a) // owned: with mu held
+	actx := t.ctx // the parent of the attempt's context
+	obs := s.observer()
+	if obs != nil {
+		actx = obs.StartAttempt(t.ctx, t.run.Key(), n)
+	}
+	o, owned := t.job.attempt(actx, a) // owned: with mu held
 	if watchdog != nil {
 		watchdog.Stop()
 	}
@@ -270,7 +277,7 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	// What the attempt's end means for other jobs takes effect now, before
 	// any user code runs: its hint pauses the key.
 	s.pause(t, o.Hint)
-	if !o.Failed() && !t.run.Policy().Hooked() && s.cfg.logger == nil {
+	if !o.Failed() && !t.run.Policy().Hooked() && s.cfg.logger == nil && obs == nil {
 		// Success with no hook to run: settle it under this same lock.
 		t.run.Judge(o, nil)
 		s.slots[id] = nil
@@ -297,6 +304,9 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 			d.Retry, d.Reason, kind = false, job.ErrBudget, endBudget
 		}
 		s.mu.Unlock()
+	}
+	if obs != nil {
+		obs.Observe(actx, Event{Kind: AttemptEnded, Key: t.run.Key(), Attempt: n, Err: o.Err, Retry: d.Retry, Wait: d.Wait, Reason: d.Reason})
 	}
 	var final error
 	switch {
@@ -542,6 +552,16 @@ func (s *Scheduler) resolve(t *task, err error, kind int) {
 	s.keyJobDone(t)
 	if !t.job.resolve(err, !abandoned) {
 		return
+	}
+	if obs := s.observer(); obs != nil {
+		if !admitted {
+			obs.Observe(t.ctx, Event{Kind: JobSubmitted, Key: t.run.Key()})
+		}
+		e := Event{Kind: JobEnded, Key: t.run.Key(), Attempt: t.job.attempts(), Err: err, Abandoned: abandoned}
+		if je, ok := err.(*job.Error); ok {
+			e.Reason = je.Reason
+		}
+		obs.Observe(t.ctx, e)
 	}
 	switch kind {
 	case endSucceeded:

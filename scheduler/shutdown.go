@@ -141,4 +141,5 @@ func (s *Scheduler) stopWorkers() {
 	s.mu.Lock()
 	s.endQueued() // pushed as the workers left
 	s.mu.Unlock()
+	s.stopOnce.Do(func() { s.emit(context.Background(), Event{Kind: Stopped}) })
 }

@@ -122,6 +122,7 @@ func (s *Scheduler) admit(t *task, block bool) error {
 func (s *Scheduler) enqueueFast(t *task) {
 	t.state = sQueued // before the push: a worker reads it after its pop
 	s.submitted.Add(1)
+	s.emit(t.ctx, Event{Kind: JobSubmitted})
 	s.fresh.push(t)
 	if s.phase.Load() == stopped {
 		// Shutdown or Close finished while t was being pushed: the workers
@@ -254,6 +255,7 @@ func (s *Scheduler) enqueueLocked(t *task, block bool) error {
 	}
 	t.state = sQueued
 	s.submitted.Add(1)
+	s.emit(t.ctx, Event{Kind: JobSubmitted, Key: t.run.Key()})
 	if err := t.ctx.Err(); err != nil {
 		s.resolve(t, t.run.Fail(context.Cause(t.ctx)), endCanceled)
 		return nil

@@ -55,11 +55,12 @@ type link struct {
 
 // typed is the typed half of a task.
 type typed interface {
-	// attempt runs the attempt the worker has begun and, once it has
+	// attempt runs the attempt the worker has begun, its context derived
+	// from parent (the job's, or an observer's), and, once it has
 	// returned, takes the scheduler's lock; owned reports whether the task
 	// is still this attempt's (not abandoned meanwhile). With owned, the
 	// lock stays held and the value is kept.
-	attempt(a *job.Attempt) (o job.Outcome, owned bool)
+	attempt(parent context.Context, a *job.Attempt) (o job.Outcome, owned bool)
 	// resolve resolves the future (once); keep: the last attempt has
 	// returned, so its value may be the result.
 	resolve(err error, keep bool) bool
@@ -88,8 +89,8 @@ func newTask[T any](s *Scheduler, ctx context.Context, op job.Op[T], cfg *job.Co
 // Cancel is how the job's Future.Cancel reaches the scheduler.
 func (t *typedTask[T]) Cancel() { t.s.cancelTask(&t.task) }
 
-func (t *typedTask[T]) attempt(a *job.Attempt) (job.Outcome, bool) {
-	v, o := job.Call(t.ctx, &t.run, a, t.op)
+func (t *typedTask[T]) attempt(parent context.Context, a *job.Attempt) (job.Outcome, bool) {
+	v, o := job.Call(parent, &t.run, a, t.op)
 	s := t.s
 	s.between.Add(1)
 	s.mu.Lock()
