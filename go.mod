@@ -5,5 +5,6 @@ go 1.26.0
 require (
 	github.com/benbjohnson/clock v1.3.5
 	go.uber.org/goleak v1.3.0
-	golang.org/x/sync v0.25.0
 )
+
+require golang.org/x/time v0.16.0

@@ -115,6 +115,27 @@ func (h *hinted) Error() string             { return h.err.Error() }
 func (h *hinted) Unwrap() error             { return h.err }
 func (h *hinted) RetryAfter() time.Duration { return h.d }
 
+// Throttled marks err as a throttle: the server said the client sends too
+// fast (an HTTP 429, a 503 with Retry-After, a "SlowDown" code). A
+// scheduler's adaptive key rates slow the key down on a throttle (see
+// scheduler.WithAdaptiveKeyRate); an error with a Retry-After hint counts as
+// a throttle without the mark. Throttled does not change whether the error
+// is retried. Throttled(nil) is nil.
+func Throttled(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &throttled{err}
+}
+
+// throttled marks a throttle.
+type throttled struct{ err error }
+
+func (t *throttled) Error() string { return t.err.Error() }
+func (t *throttled) Unwrap() error { return t.err }
+
+func isThrottled(e error) bool { _, ok := e.(*throttled); return ok }
+
 // errRejected is the Last error of a job whose final attempt returned a value
 // that RetryOnResult rejected, with no error of its own.
 var errRejected = errors.New("job: result rejected by RetryOnResult")
@@ -151,23 +172,24 @@ func hasHint(e error) bool {
 	return ok
 }
 
-// classify reads what err says of itself: its Retry-After hint (-1: none)
-// and whether it is marked permanent. A panic in one of err's own methods
+// classify reads what err says of itself: its Retry-After hint (-1: none),
+// whether it is marked permanent, and whether it is a throttle (a hint, or
+// the Throttled mark). A panic in one of err's own methods
 // (RetryAfter, Unwrap) is recovered into bad, a permanent *PanicError that
 // does not wrap err, so that nothing walks into the broken error again.
-func classify(err error) (hint time.Duration, perm bool, bad error) {
+func classify(err error) (hint time.Duration, perm, thr bool, bad error) {
 	hint = -1
 	if err == nil {
-		return hint, false, nil
+		return hint, false, false, nil
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			hint, perm = -1, true
+			hint, perm, thr = -1, true, false
 			bad = fmt.Errorf("job: a method of the attempt's error panicked: %w", &PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}()
 	if h := walk(err, hasHint); h != nil {
 		hint = max(h.(interface{ RetryAfter() time.Duration }).RetryAfter(), 0)
 	}
-	return hint, walk(err, isPermanent) != nil, nil
+	return hint, walk(err, isPermanent) != nil, hint >= 0 || walk(err, isThrottled) != nil, nil
 }

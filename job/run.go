@@ -187,19 +187,20 @@ func (r *Run) Elapsed() time.Duration {
 
 // Outcome is what one attempt came to, as Call reports it.
 type Outcome struct {
-	Err      error         // the attempt's error (a panic: a permanent *PanicError)
-	Hint     time.Duration // the error's Retry-After hint; -1: none
-	Rejected bool          // no error, but RetryOnResult rejected the value
-	perm     bool          // Err is permanent (or one of its own methods panicked: Err is that panic)
+	Err       error         // the attempt's error (a panic: a permanent *PanicError)
+	Hint      time.Duration // the error's Retry-After hint; -1: none
+	Rejected  bool          // no error, but RetryOnResult rejected the value
+	Throttled bool          // the error is a throttle: it has a hint, or is marked with Throttled
+	perm      bool          // Err is permanent (or one of its own methods panicked: Err is that panic)
 }
 
 // classified returns the outcome of an attempt that returned err (not nil).
 func classified(err error) Outcome {
-	hint, perm, bad := classify(err)
+	hint, perm, thr, bad := classify(err)
 	if bad != nil {
 		err = bad // err's own methods panic: keep nothing that walks into it
 	}
-	return Outcome{Err: err, Hint: hint, perm: perm}
+	return Outcome{Err: err, Hint: hint, Throttled: thr, perm: perm}
 }
 
 // OutcomeOf returns the outcome of an attempt that returned err (and a value

@@ -3,6 +3,7 @@ package job_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -46,4 +47,32 @@ func TestRunResumeKeepsLast(t *testing.T) {
 			t.Errorf("Prev %v, Key %q; want 1s, k", r.Prev(), r.Key())
 		}
 	})
+}
+
+// Throttled marks a throttle without changing the error; a Retry-After hint
+// is a throttle too; a plain error is not.
+func TestThrottled(t *testing.T) {
+	base := errors.New("429")
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"marked", job.Throttled(base), true},
+		{"marked, wrapped", fmt.Errorf("call: %w", job.Throttled(base)), true},
+		{"hint", job.RetryAfter(base, time.Second), true},
+		{"plain", base, false},
+		{"permanent", job.Permanent(base), false},
+	}
+	for _, tc := range cases {
+		if o := job.OutcomeOf(tc.err); o.Throttled != tc.want {
+			t.Errorf("%s: Throttled = %v, want %v", tc.name, o.Throttled, tc.want)
+		}
+	}
+	if !errors.Is(job.Throttled(base), base) || job.Throttled(base).Error() != "429" {
+		t.Error("Throttled changed the error")
+	}
+	if job.Throttled(nil) != nil {
+		t.Error("Throttled(nil) != nil")
+	}
 }

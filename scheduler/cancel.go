@@ -92,7 +92,7 @@ func (s *Scheduler) cancelTask(t *task) {
 // (it ends when the attempt returns). Called with mu.
 func (s *Scheduler) cancel(t *task, why uint8) {
 	switch t.state {
-	case sQueued, sParked, sGated:
+	case sQueued, sParked, sGated, sPaced, sTokened:
 		if t.state == sGated {
 			s.nWaiting--
 		}

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/rebound-go/rebound/job"
 )
 
@@ -16,11 +18,14 @@ import (
 // keeps state only for the hosts it is working on; a dropped key's budget
 // starts full again.
 type keyState struct {
-	jobs    int // live jobs of the key: queued, waiting, running or parked
-	running int
-	waiting queue
-	paused  int64 // scheduler time the pause ends; never: none
-	budget  *bucket
+	jobs     int // live jobs of the key: queued, waiting, running or parked
+	running  int
+	paced    int // jobs on the heap waiting for the key's token
+	waiting  queue
+	paused   int64 // scheduler time the pause ends; never: none
+	budget   *bucket
+	lim      *rate.Limiter // a fixed rate (WithKeyRate, SetKeyRate); nil: none
+	adaptive *adaptive     // WithAdaptiveKeyRate; nil: none
 }
 
 // WithKeyLimit bounds the attempts of one key (job.Key) running at once.
@@ -38,6 +43,7 @@ func (s *Scheduler) key(k string) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
 		ks = &keyState{paused: never}
+		s.initRate(k, ks)
 		s.keys[k] = ks
 	}
 	return ks
@@ -64,6 +70,9 @@ func (s *Scheduler) gate(t *task) bool {
 	}
 	if t.slot {
 		return true
+	}
+	if t.state != sTokened && !s.pace(t, ks, s.now()) {
+		return false // waits on the heap for its token, or gave up
 	}
 	if s.cfg.keyLimit > 0 && ks.running >= s.cfg.keyLimit {
 		t.state = sGated
@@ -219,11 +228,21 @@ func (s *Scheduler) dropIfIdle(k string, ks *keyState) {
 	if ks.jobs > 0 || ks.running > 0 {
 		return
 	}
+	now := s.now()
 	if ks.paused != never {
-		if s.now() < ks.paused {
+		if now < ks.paused {
 			return
 		}
 		ks.paused = never
+	}
+	if full, at := s.full(ks, now); !full {
+		// Its bucket still refills: keep its pacing; a sweep drops it then.
+		if s.sweepAt == never || at < s.sweepAt {
+			s.sweepAt = at
+			s.ensureTimer()
+			s.wakeTimer()
+		}
+		return
 	}
 	delete(s.keys, k)
 }
@@ -234,7 +253,7 @@ func (s *Scheduler) sweepKeys() {
 	s.sweepAt = never
 	now := s.now()
 	for k, ks := range s.keys {
-		s.dropIfIdle(k, ks)
+		s.dropIfIdle(k, ks) // (sets sweepAt for a bucket still refilling)
 		if ks.paused > now && (s.sweepAt == never || ks.paused < s.sweepAt) {
 			s.sweepAt = ks.paused
 		}
@@ -245,6 +264,8 @@ func (s *Scheduler) sweepKeys() {
 type KeyStats struct {
 	Running int           // attempts of the key running
 	Waiting int           // jobs waiting for a slot of the key (WithKeyLimit)
+	Paced   int           // jobs waiting for the key's rate to give them a token
+	Rate    float64       // the key's rate now, attempts per second; 0: not paced
 	Paused  time.Duration // how long the key stays paused by a Retry-After hint; 0: not paused
 	Budget  float64       // retries the key's budget allows now (WithRetryBudget); 0 without a budget
 }
@@ -262,7 +283,7 @@ func (s *Scheduler) KeyStats(k string) (KeyStats, bool) {
 	if ks == nil {
 		return KeyStats{}, false
 	}
-	st := KeyStats{Running: ks.running}
+	st := KeyStats{Running: ks.running, Paced: ks.paced, Rate: ks.rateNow()}
 	for i := 0; i < ks.waiting.len(); i++ {
 		if ks.waiting.at(i).state == sGated {
 			st.Waiting++

@@ -25,6 +25,8 @@ type config struct {
 	rand      *rand.Rand
 	defaults  []job.Option
 	keyLimit  int
+	keyRate   *rateSpec    // WithKeyRate
+	adaptive  *adaptiveCfg // WithAdaptiveKeyRate
 	budget    *budget
 	grace     time.Duration
 	logger    *slog.Logger

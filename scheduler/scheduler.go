@@ -64,9 +64,11 @@ type Scheduler struct {
 	wakes        int // signals sent and not yet taken
 	running      int
 	timerOn      bool
-	armed        int64 // the due time the heap's timer is armed for; never: none
-	sweepAt      int64 // when a key pause ends and idle keys must be swept; never: none
-	nWaiting     int   // tasks waiting for a key slot
+	armed        int64                // the due time the heap's timer is armed for; never: none
+	sweepAt      int64                // when a key pause ends and idle keys must be swept; never: none
+	nWaiting     int                  // tasks waiting for a key slot
+	nPaced       int                  // tasks on the heap waiting for their key's token
+	rates        map[string]*rateSpec // SetKeyRate's settings
 	wake         chan struct{}
 	watches      map[<-chan struct{}]*watch
 	waiters      []*waiter
@@ -175,7 +177,7 @@ func (s *Scheduler) take() *task {
 		if t == nil {
 			return nil
 		}
-		if t.state != sQueued {
+		if t.state != sQueued && t.state != sTokened {
 			continue // canceled while queued
 		}
 		if s.gate(t) {
@@ -240,6 +242,9 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	}
 	n := t.run.Begin()
 	t.job.begin()
+	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
+		ks.adaptive.sent(s.now())
+	}
 	if n == 1 && s.budget != nil {
 		s.deposit(t)
 	}
@@ -275,8 +280,13 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	s.attempts[id] = nil
 	t.state = sJudging
 	// What the attempt's end means for other jobs takes effect now, before
-	// any user code runs: its hint pauses the key.
+	// any user code runs: its hint pauses the key, and an adaptive key's
+	// rate follows the answer.
 	s.pause(t, o.Hint)
+	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
+		now := s.now()
+		ks.adaptive.observe(now, o.Throttled, s.timeAt(now))
+	}
 	if !o.Failed() && !t.run.Policy().Hooked() && s.cfg.logger == nil && obs == nil {
 		// Success with no hook to run: settle it under this same lock.
 		t.run.Judge(o, nil)
@@ -453,7 +463,12 @@ func (s *Scheduler) timerLoop() {
 		now := s.now()
 		for len(s.heap) > 0 && s.heap[0].due <= now {
 			t := s.heap.popMin()
-			t.state = sQueued
+			if t.state == sPaced {
+				s.unpace(t)
+				t.state = sTokened // its token is due now
+			} else {
+				t.state = sQueued
+			}
 			s.ready.push(t)
 			s.signal()
 		}
@@ -538,11 +553,14 @@ const (
 // (state sNew) is counted as submitted and canceled. Called with mu.
 func (s *Scheduler) resolve(t *task, err error, kind int) {
 	admitted := t.state != sNew
-	if t.state == sParked {
+	if t.state == sParked || t.state == sPaced {
 		if t.index == 0 {
 			s.wakeTimer() // the timer is armed for t: re-arm it
 		}
 		s.heap.remove(int(t.index))
+		if t.state == sPaced {
+			s.unpace(t)
+		}
 	}
 	abandoned := kind == endAbandoned || kind == endAbandonedDeadline
 	if !abandoned {

@@ -93,8 +93,12 @@ func (s *Scheduler) cancelEverything() {
 		}
 	}
 	for _, t := range all {
-		if t.state == sParked {
+		switch t.state {
+		case sParked:
 			t.state = sQueued // already off the heap
+		case sPaced:
+			s.unpace(t)
+			t.state = sQueued
 		}
 		s.cancel(t, stopClosed)
 	}

@@ -2,12 +2,13 @@ package scheduler
 
 // Stats is a snapshot of a scheduler's counters. Every submitted job is
 // counted once when it ends: Submitted = Succeeded + GaveUp + Canceled + in
-// flight (Queued + Running + Parked + Waiting).
+// flight (Queued + Running + Parked + Waiting + Paced).
 type Stats struct {
 	Queued     int // waiting for a worker
 	Running    int // on a worker
 	Parked     int // waiting for a retry (or a key's pause) on the timer heap
 	Waiting    int // waiting for a slot of their key (WithKeyLimit)
+	Paced      int // waiting on the timer heap for their key's rate to give them a token
 	PausedKeys int // keys paused by a Retry-After hint now
 	Keys       int // keys the scheduler keeps state for
 
@@ -33,7 +34,8 @@ func (s *Scheduler) statsLocked() Stats {
 	st := s.st
 	st.Submitted = s.submitted.Load() // before admitted: a job counted here is in flight below
 	st.Running = s.running
-	st.Parked = len(s.heap)
+	st.Parked = len(s.heap) - s.nPaced
+	st.Paced = s.nPaced
 	st.Keys = len(s.keys)
 	st.Waiting = s.nWaiting
 	now := s.now()
@@ -42,7 +44,7 @@ func (s *Scheduler) statsLocked() Stats {
 			st.PausedKeys++
 		}
 	}
-	st.Queued = int(s.admitted.Load()) - st.Running - st.Parked - st.Waiting
+	st.Queued = int(s.admitted.Load()) - st.Running - st.Parked - st.Waiting - st.Paced
 	if st.Queued < 0 {
 		st.Queued = 0
 	}

@@ -1,0 +1,164 @@
+package scheduler
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// WithAdaptiveKeyRate paces each key adaptively: a key is unrestricted
+// until one of its attempts is throttled (an error with a Retry-After hint,
+// or marked with job.Throttled); from then on its rate follows CUBIC, as in
+// the AWS SDKs' adaptive retry mode: on a throttle the rate drops to beta
+// (0.7) times the key's measured rate; between throttles it grows back
+// along a cubic curve (scale 0.4) towards and past the rate at the last
+// throttle; the measured rate is smoothed over half-second buckets; the rate
+// never drops below the floor (0.5 per second). AWS applies this per client,
+// so that one throttled resource slows every unrelated call; here each key
+// has its own, so a throttled host slows only itself.
+//
+// Cold start: a key throttled before any of its half-second buckets has
+// completed uses the rate it has actually sent at since it started (its
+// attempts over at least half a second), not zero; and a key's rate
+// drops at most once per half-second bucket, because the throttles that
+// arrive within one bucket answer requests sent before the drop took
+// effect. A burst of throttles at start therefore lowers a key's rate step
+// by step towards what the server takes, instead of to the floor.
+//
+// A key dropped while idle starts unrestricted again. s.SetKeyRate sets a
+// fixed rate for one key instead. It panics on invalid tuning.
+func WithAdaptiveKeyRate(opts ...AdaptiveOption) Option {
+	cfg := adaptiveCfg{beta: 0.7, scale: 0.4, floor: 0.5, smooth: 0.8}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	return optionFunc(func(c *config) { c.adaptive = &cfg })
+}
+
+// AdaptiveOption tunes WithAdaptiveKeyRate.
+type AdaptiveOption func(*adaptiveCfg)
+
+// AdaptiveBeta sets the factor applied to a key's measured rate on a
+// throttle (default 0.7). It panics unless 0 < beta < 1.
+func AdaptiveBeta(beta float64) AdaptiveOption {
+	if !(beta > 0 && beta < 1) {
+		panic(fmt.Sprintf("scheduler: AdaptiveBeta must be in (0, 1), got %v", beta))
+	}
+	return func(c *adaptiveCfg) { c.beta = beta }
+}
+
+// AdaptiveScale sets the cubic growth's scale (default 0.4): how fast a
+// key's rate grows back after a throttle. It panics unless scale > 0 and
+// finite.
+func AdaptiveScale(scale float64) AdaptiveOption {
+	if !(scale > 0) || math.IsInf(scale, 0) {
+		panic(fmt.Sprintf("scheduler: AdaptiveScale must be a positive finite number, got %v", scale))
+	}
+	return func(c *adaptiveCfg) { c.scale = scale }
+}
+
+// AdaptiveFloor sets the lowest rate a key is paced at, in attempts per
+// second (default 0.5). It panics unless perSecond > 0 and finite.
+func AdaptiveFloor(perSecond float64) AdaptiveOption {
+	if !(perSecond > 0) || math.IsInf(perSecond, 0) {
+		panic(fmt.Sprintf("scheduler: AdaptiveFloor must be a positive finite number, got %v", perSecond))
+	}
+	return func(c *adaptiveCfg) { c.floor = perSecond }
+}
+
+type adaptiveCfg struct {
+	beta, scale, floor, smooth float64
+}
+
+// rateBucket is the width of the measuring buckets.
+const rateBucket = int64(500 * time.Millisecond)
+
+// adaptive is one key's CUBIC state. Times are the scheduler's.
+type adaptive struct {
+	cfg        *adaptiveCfg
+	lim        *rate.Limiter // nil until the key is throttled
+	start      int64         // when the key started
+	count      int           // attempts sent in the current bucket
+	total      int           // attempts sent since start (for the cold start)
+	lastBucket int64         // start of the current bucket
+	measured   float64       // smoothed attempts sent per second; 0: no bucket completed
+	lastMax    float64       // the rate at the last throttle
+	lastDrop   int64         // when the rate last dropped; never: not yet
+}
+
+func newAdaptive(cfg *adaptiveCfg, now int64) *adaptive {
+	return &adaptive{cfg: cfg, start: now, lastBucket: floorTo(now, rateBucket), lastDrop: never}
+}
+
+func floorTo(t, d int64) int64 {
+	q := t / d
+	if t < 0 && q*d != t {
+		q--
+	}
+	return q * d
+}
+
+// rateMeasured returns the key's measured send rate; before a bucket has
+// completed, the rate it has sent at since it started (over at least half
+// a second).
+func (a *adaptive) rateMeasured(now int64) float64 {
+	if a.measured > 0 {
+		return a.measured
+	}
+	elapsed := max(now-a.start, rateBucket)
+	return float64(a.total) / (float64(elapsed) / float64(time.Second))
+}
+
+// window is CUBIC's K: the seconds after a drop at which the rate is back
+// at its last maximum.
+func (a *adaptive) window() float64 {
+	return math.Cbrt(a.lastMax * (1 - a.cfg.beta) / a.cfg.scale)
+}
+
+// sent records an attempt of the key starting now: the measured send rate,
+// over half-second buckets. Called with mu.
+func (a *adaptive) sent(now int64) {
+	a.total++
+	if b := floorTo(now, rateBucket); b > a.lastBucket {
+		cur := float64(a.count) / (float64(b-a.lastBucket) / float64(time.Second))
+		a.measured = cur*a.cfg.smooth + a.measured*(1-a.cfg.smooth)
+		a.count, a.lastBucket = 0, b
+	}
+	a.count++
+}
+
+// observe updates the key's rate after an attempt's answer: throttled or
+// not. Called with mu.
+func (a *adaptive) observe(now int64, throttled bool, at time.Time) {
+	var calculated float64
+	switch {
+	case throttled && a.lastDrop != never && now-a.lastDrop < rateBucket:
+		return // one drop per bucket: this answers a request sent before the last drop
+	case throttled:
+		use := a.rateMeasured(now)
+		if a.lim != nil {
+			use = min(use, float64(a.lim.Limit()))
+		}
+		a.lastMax = use
+		a.lastDrop = now
+		calculated = use * a.cfg.beta
+	case a.lim == nil:
+		return // unrestricted until throttled
+	default:
+		t := float64(now-a.lastDrop)/float64(time.Second) - a.window()
+		calculated = a.cfg.scale*t*t*t + a.lastMax
+	}
+	newRate := min(calculated, 2*a.rateMeasured(now))
+	newRate = max(newRate, a.cfg.floor)
+	burst := max(1, int(newRate))
+	if a.lim == nil {
+		a.lim = rate.NewLimiter(rate.Limit(newRate), burst)
+		return
+	}
+	a.lim.SetLimitAt(at, rate.Limit(newRate))
+	a.lim.SetBurstAt(at, burst)
+}
