@@ -108,6 +108,7 @@ func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In) 
 	defer s.feeders.Done()
 	items := make([]item[In, Out], len(inputs))
 	var batch [mapBatch]*typedTask[Out]
+	fast := ctx.Done() == nil && m.cfg.Key == ""
 	defer clear(batch[:])
 	for lo := 0; lo < len(inputs); lo += mapBatch {
 		n := min(mapBatch, len(inputs)-lo)
@@ -121,6 +122,18 @@ func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In) 
 			batch[k] = newTask[Out](s, ctx, it, &m.cfg)
 		}
 		if s.tryTake(int64(n)) {
+			if fast {
+				// No key, a context that cannot end: queued without the
+				// lock, one wake decision for the batch (as Submit does).
+				s.submitted.Add(uint64(n))
+				for _, t := range batch[:n] {
+					t.state = sQueued
+					s.emit(ctx, Event{Kind: JobSubmitted})
+					s.fresh.push(&t.task)
+				}
+				s.pushed(n)
+				continue
+			}
 			s.mu.Lock()
 			for _, t := range batch[:n] {
 				s.enqueueLocked(&t.task, true)

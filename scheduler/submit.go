@@ -124,6 +124,13 @@ func (s *Scheduler) enqueueFast(t *task) {
 	s.submitted.Add(1)
 	s.emit(t.ctx, Event{Kind: JobSubmitted})
 	s.fresh.push(t)
+	s.pushed(1)
+}
+
+// pushed makes sure that the n tasks just pushed to the inbox without the
+// lock are taken: it wakes or starts up to n workers when not enough
+// workers are about to look for work.
+func (s *Scheduler) pushed(n int) {
 	if s.phase.Load() == stopped {
 		// Shutdown or Close finished while t was being pushed: the workers
 		// may have left. Whoever holds the lock now ends what is queued.
@@ -139,7 +146,9 @@ func (s *Scheduler) enqueueFast(t *task) {
 		return // every worker is busy and takes it next
 	}
 	s.mu.Lock()
-	s.signal()
+	for range n {
+		s.signal() // (each wakes or starts one worker, while one is needed)
+	}
 	s.mu.Unlock()
 }
 
