@@ -20,7 +20,9 @@ type rateStarts struct {
 	t0 time.Time
 }
 
-func newRateStarts() *rateStarts { return &rateStarts{at: map[string][]time.Duration{}, t0: time.Now()} }
+func newRateStarts() *rateStarts {
+	return &rateStarts{at: map[string][]time.Duration{}, t0: time.Now()}
+}
 
 func (s *rateStarts) op(key string, err error) func(context.Context) (int, error) {
 	return func(context.Context) (int, error) {

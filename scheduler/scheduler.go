@@ -227,20 +227,55 @@ func (s *Scheduler) worker(id int) {
 // returns with mu held, unless t was abandoned meanwhile: then it returns
 // false without mu, and the calling worker must exit.
 //
-// The lock is handed off twice: released while the attempt runs (taken
-// back as it returns, when the key's pause from its hint takes effect), and
-// released while the verdict and the hooks run (user code), taken once in
-// between to fix the retry's due time and budget before any hook runs.
+// The lock is handed off at two points, each documented where it happens:
+// released while the attempt runs (taken back as it returns, when what the
+// attempt means for other jobs takes effect: returned), and released while
+// the verdict and the hooks run (user code: conclude), taken once in
+// between to fix a retry's due time and budget token before any hook runs.
 func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
+	n, ok := s.begin(id, t, spare)
+	if !ok {
+		return true // t ended before its attempt
+	}
+	a := s.attempts[id]
+	s.mu.Unlock() // hand-off 1: the attempt runs without the lock
+
+	*spare = new(job.Attempt)
+	var watchdog *clock.Timer
+	if to := t.run.Policy().AttemptTimeout(); to > 0 && to <= math.MaxInt64-s.cfg.grace {
+		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
+	}
+	actx := t.ctx // the parent of the attempt's context: the job's, or the observer's
+	obs := s.observer()
+	if obs != nil {
+		actx = obs.StartAttempt(t.ctx, t.run.Key(), n)
+	}
+	o, owned := t.job.attempt(actx, a) // owned: with mu held again
+	if watchdog != nil {
+		watchdog.Stop()
+	}
+	if !owned {
+		return false // abandoned meanwhile: the job has resolved without us
+	}
+	if s.returned(id, t, o, obs) {
+		return true // a success with nothing to run: settled under this lock
+	}
+	return s.conclude(id, t, n, o, actx, obs)
+}
+
+// begin checks that t may make an attempt, counts it and puts t on worker
+// id with the attempt's context. It reports false when t ended instead (its
+// context, a stop, its deadline). Called with mu.
+func (s *Scheduler) begin(id int, t *task, spare **job.Attempt) (n int, ok bool) {
 	if stop := s.stopOf(t); stop != nil {
 		s.resolve(t, t.run.Fail(stop), endCanceled)
-		return true
+		return 0, false
 	}
 	if t.run.Late() {
 		s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
-		return true
+		return 0, false
 	}
-	n := t.run.Begin()
+	n = t.run.Begin()
 	t.job.begin()
 	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
 		ks.adaptive.sent(s.now())
@@ -251,59 +286,51 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	// The attempt's context, new for each attempt (an ended context stays
 	// ended). Cancel may reach it as soon as it is in s.attempts, even
 	// before the attempt starts.
-	a := *spare
+	s.attempts[id] = *spare
 	*spare = nil
-	s.attempts[id] = a
 	t.state = sRunning
 	s.slots[id] = t
 	s.running++
 	s.changed()
-	s.mu.Unlock()
+	return n, true
+}
 
-	*spare = new(job.Attempt)
-	var watchdog *clock.Timer
-	if to := t.run.Policy().AttemptTimeout(); to > 0 && to <= math.MaxInt64-s.cfg.grace {
-		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })
-	}
-	actx := t.ctx // the parent of the attempt's context
-	obs := s.observer()
-	if obs != nil {
-		actx = obs.StartAttempt(t.ctx, t.run.Key(), n)
-	}
-	o, owned := t.job.attempt(actx, a) // owned: with mu held
-	if watchdog != nil {
-		watchdog.Stop()
-	}
-	if !owned {
-		return false // abandoned meanwhile: the job has resolved without us
-	}
+// returned acts on t's attempt as it returns, before any user code runs:
+// its hint pauses its key and an adaptive key's rate follows the answer. A
+// success with no hook, logger or observer to run is settled here, and
+// returned reports true. Called with mu.
+func (s *Scheduler) returned(id int, t *task, o job.Outcome, obs Observer) bool {
 	s.attempts[id] = nil
 	t.state = sJudging
-	// What the attempt's end means for other jobs takes effect now, before
-	// any user code runs: its hint pauses the key, and an adaptive key's
-	// rate follows the answer.
 	s.pause(t, o.Hint)
 	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
 		now := s.now()
 		ks.adaptive.observe(now, o.Throttled, s.timeAt(now))
 	}
-	if !o.Failed() && !t.run.Policy().Hooked() && s.cfg.logger == nil && obs == nil {
-		// Success with no hook to run: settle it under this same lock.
-		t.run.Judge(o, nil)
-		s.slots[id] = nil
-		s.running--
-		s.resolve(t, nil, endSucceeded)
-		s.between.Add(-1) // back to take, with mu
-		return true
+	if o.Failed() || t.run.Policy().Hooked() || s.cfg.logger != nil || obs != nil {
+		return false
 	}
+	t.run.Judge(o, nil)
+	s.slots[id] = nil
+	s.running--
+	s.resolve(t, nil, endSucceeded)
+	s.between.Add(-1) // back to take, with mu
+	return true
+}
+
+// conclude judges t's attempt and acts on the verdict: a retry parks, an
+// end resolves. Called with mu; it releases it for the verdict and the
+// hooks (user code), and returns with it held, unless t was abandoned
+// meanwhile: then it returns false without mu.
+func (s *Scheduler) conclude(id int, t *task, n int, o job.Outcome, actx context.Context, obs Observer) bool {
 	stop := s.stopOf(t)
 	s.between.Add(-1) // user code may take long: a job queued meanwhile wakes a worker
-	s.mu.Unlock()
+	s.mu.Unlock()     // hand-off 2: the verdict and the hooks run without the lock
 
-	// The verdict: RetryIf, the strategy and the jitter (user code, outside
-	// the lock). A retry then fixes its due time and takes its budget token
-	// before the hooks run, so that a slow hook neither delays the budget nor
-	// lengthens the wait (the wait counts from the verdict).
+	// The verdict: RetryIf, the strategy and the jitter. A retry then fixes
+	// its due time and takes its budget token before the hooks run, so that
+	// a slow hook neither delays the budget nor lengthens the wait (the wait
+	// counts from the verdict).
 	d := t.run.Judge(o, stop)
 	kind := endGaveUp
 	var due int64
