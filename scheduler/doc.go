@@ -35,6 +35,22 @@
 // saturated key ends at once like any waiting job. Key state is dropped as
 // soon as the key is idle.
 //
+// Key rates pace a key before it throttles: WithKeyRate (and SetKeyRate for
+// one key) gives each key a token bucket, WithAdaptiveKeyRate follows CUBIC
+// per key after its first throttle (a hint, or job.Throttled). Every attempt
+// of a keyed job takes a token; a job whose token is not due waits on the
+// heap, its token reserved. PauseKey pauses a key from outside a job.
+//
+// What an attempt's end means for other jobs (its key's pause, an adaptive
+// key's rate, a retry's budget token and due time) takes effect as the
+// attempt returns, before any hook, log line or observer runs.
+//
+// # Observing
+//
+// Observe sets the one scheduler-wide Observer (package otelrebound builds
+// OpenTelemetry metrics and traces on it): every job's submission,
+// attempts, verdicts and end, and key pauses, whatever its policy's hooks.
+//
 // # Guarantees
 //
 // Every submitted job's future resolves exactly once, whatever happens:
