@@ -160,7 +160,7 @@ func (m *mapping[In, Out]) reject(s *Scheduler, inputs []In, from int) {
 	if obs := s.observer(); obs != nil {
 		for range n {
 			obs.Observe(context.Background(), Event{Kind: JobSubmitted, Key: m.cfg.Key})
-			obs.Observe(context.Background(), Event{Kind: JobEnded, Key: m.cfg.Key, Err: &job.Error{Reason: job.ErrClosed}, Reason: job.ErrClosed})
+			obs.Observe(context.Background(), Event{Kind: JobEnded, Key: m.cfg.Key, Err: &job.Error{Reason: job.ErrClosed}, Reason: job.ErrClosed, Canceled: true})
 		}
 	}
 	s.st.Canceled += uint64(n)

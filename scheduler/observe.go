@@ -35,21 +35,27 @@ const (
 	// AttemptEnded: an attempt returned and its verdict is known, before
 	// any of the policy's hooks runs. Key, Attempt, Err (the attempt's
 	// error; nil on success), Retry and Wait (a retry follows after Wait),
-	// Reason (non-nil when the job gives up or was stopped after it). ctx
-	// is the one StartAttempt returned.
+	// Reason (non-nil when the job gives up or was stopped after it). An
+	// attempt abandoned while it runs (see Shutdown) ends with Abandoned
+	// set, when its operation returns. ctx is the one StartAttempt
+	// returned.
 	AttemptEnded
 	// JobEnded: a job resolved, whatever ended it. Key, Attempt (attempts
 	// made), Err (the job's *job.Error; nil on success), Reason (the
 	// error's Reason: job.ErrExhausted, job.ErrClosed, a context's cause,
-	// ...), Abandoned (its last attempt was abandoned). ctx is the job's
-	// context. Called with the scheduler's lock held.
+	// ...), Canceled (its context, Future.Cancel, Shutdown or Close ended
+	// it, not its policy: Stats counts it in Canceled), Abandoned (its last
+	// attempt was abandoned). ctx is the job's context. Called with the
+	// scheduler's lock held.
 	JobEnded
 	// KeyPaused: a key was paused, by a Retry-After hint or PauseKey. Key,
 	// Wait (the pause). ctx is context.Background(). Called with the
 	// scheduler's lock held.
 	KeyPaused
 	// Stopped: the scheduler has stopped (Shutdown or Close returned or is
-	// about to): no event follows. ctx is context.Background().
+	// about to): no event follows, not even for submissions refused after
+	// it, but the AttemptEnded (Abandoned) of attempts abandoned before it,
+	// as their operations return. ctx is context.Background().
 	Stopped
 )
 
@@ -63,6 +69,7 @@ type Event struct {
 	Reason    error
 	Retry     bool
 	Wait      time.Duration
+	Canceled  bool
 	Abandoned bool
 }
 
@@ -80,9 +87,10 @@ func (s *Scheduler) Observe(o Observer) {
 // observerBox holds an Observer for an atomic pointer.
 type observerBox struct{ o Observer }
 
-// observer returns the scheduler's observer, or nil.
+// observer returns the scheduler's observer, or nil (also once the
+// scheduler has stopped).
 func (s *Scheduler) observer() Observer {
-	if b := s.obs.Load(); b != nil {
+	if b := s.obs.Load(); b != nil && s.phase.Load() != stopped {
 		return b.o
 	}
 	return nil

@@ -146,3 +146,54 @@ func TestObserverRemoved(t *testing.T) {
 		t.Errorf("%d events, %d starts after Observe(nil); want none", n, rec.starts)
 	}
 }
+
+// An abandoned attempt ends with an AttemptEnded event marked Abandoned
+// (so that a tracer can end its span) when its operation returns; nothing
+// is observed after Stopped, not even a refused submission.
+func TestObserverAbandonedAndStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithGrace(time.Second))
+		rec := &recorder{}
+		s.Observe(rec)
+		release := make(chan struct{})
+		started := make(chan struct{})
+		f := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) {
+			close(started)
+			<-release // ignores its context
+			return 1, nil
+		})
+		<-started
+		s.Close() // abandons the attempt after the grace
+		var je *job.Error
+		if _, err := f.Wait(context.Background()); !errors.As(err, &je) || !errors.Is(je.Last, scheduler.ErrAbandoned) {
+			t.Fatalf("err = %v, want abandoned", err)
+		}
+		close(release)
+		synctest.Wait()
+		scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 1, nil })
+		var abandoned, ended, afterStop int
+		stopped := false
+		rec.mu.Lock()
+		for _, e := range rec.events {
+			switch {
+			case e.Kind == scheduler.Stopped:
+				stopped = true
+			case e.Kind == scheduler.AttemptEnded && e.Abandoned:
+				abandoned++
+			case e.Kind == scheduler.JobEnded:
+				ended++
+				if !e.Canceled || !e.Abandoned {
+					t.Errorf("JobEnded %+v: want Canceled and Abandoned", e)
+				}
+			}
+			if stopped && e.Kind != scheduler.Stopped && e.Kind != scheduler.AttemptEnded {
+				afterStop++
+			}
+		}
+		rec.mu.Unlock()
+		if abandoned != 1 || ended != 1 || !stopped || afterStop != 0 {
+			t.Errorf("abandoned AttemptEnded %d, JobEnded %d, Stopped %v, events after Stopped %d; want 1, 1, true, 0",
+				abandoned, ended, stopped, afterStop)
+		}
+	})
+}

@@ -255,7 +255,11 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 		watchdog.Stop()
 	}
 	if !owned {
-		return false // abandoned meanwhile: the job has resolved without us
+		// Abandoned meanwhile: the job has resolved without us.
+		if obs != nil {
+			obs.Observe(actx, Event{Kind: AttemptEnded, Key: t.run.Key(), Attempt: n, Err: o.Err, Abandoned: true})
+		}
+		return false
 	}
 	if s.returned(id, t, o, obs) {
 		return true // a success with nothing to run: settled under this lock
@@ -602,7 +606,8 @@ func (s *Scheduler) resolve(t *task, err error, kind int) {
 		if !admitted {
 			obs.Observe(t.ctx, Event{Kind: JobSubmitted, Key: t.run.Key()})
 		}
-		e := Event{Kind: JobEnded, Key: t.run.Key(), Attempt: t.job.attempts(), Err: err, Abandoned: abandoned}
+		e := Event{Kind: JobEnded, Key: t.run.Key(), Attempt: t.job.attempts(), Err: err, Abandoned: abandoned,
+			Canceled: kind == endCanceled || kind == endAbandoned}
 		if je, ok := err.(*job.Error); ok {
 			e.Reason = je.Reason
 		}

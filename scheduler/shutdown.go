@@ -145,5 +145,9 @@ func (s *Scheduler) stopWorkers() {
 	s.mu.Lock()
 	s.endQueued() // pushed as the workers left
 	s.mu.Unlock()
-	s.stopOnce.Do(func() { s.emit(context.Background(), Event{Kind: Stopped}) })
+	s.stopOnce.Do(func() {
+		if b := s.obs.Load(); b != nil {
+			b.o.Observe(context.Background(), Event{Kind: Stopped})
+		}
+	})
 }
