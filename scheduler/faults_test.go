@@ -293,7 +293,7 @@ func TestFaultStrategy(t *testing.T) {
 					if n := calls.Load(); n != 1 {
 						t.Errorf("retry ran %v early: %d attempts", time.Nanosecond, n)
 					}
-					time.Sleep(1)
+					time.Sleep(time.Nanosecond)
 					synctest.Wait()
 				}
 				if tt.parkedForever {

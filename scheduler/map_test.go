@@ -219,7 +219,6 @@ func TestMapPanicsOnNil(t *testing.T) {
 	defer s.Close()
 	fn := func(context.Context, int) (int, error) { return 0, nil }
 	mustPanic(t, "scheduler: ", func() { scheduler.Map(nil, context.Background(), []int{1}, fn) })
-	//lint:ignore SA1012 a nil context on purpose
 	mustPanic(t, "scheduler: ", func() { scheduler.Map(s, nil, []int{1}, fn) })
 	mustPanic(t, "scheduler: ", func() { scheduler.Map[int, int](s, context.Background(), []int{1}, nil) })
 }
