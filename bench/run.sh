@@ -50,3 +50,4 @@ go run ./cmd/scale -runs 3 | tee "$out/scale.md"
 step "contention experiment"
 REBOUND_CONTENTION=1 go test -count=1 -run '^TestContention$' -timeout 60m ./contention
 cat "$out/contention.md"
+step "key-rate experiment"; REBOUND_KEYRATE=1 go test -count=1 -run '^TestKeyRate$' -timeout 60m ./keyrate
