@@ -20,7 +20,9 @@ import (
 type keyState struct {
 	jobs     int // live jobs of the key: queued, waiting, running or parked
 	running  int
-	paced    int // jobs on the heap waiting for the key's token
+	paced    int   // jobs waiting for the key's token: head and line
+	head     *task // the paced job on the heap, its token reserved; nil: none
+	line     queue // the paced jobs behind it, no heap entry yet
 	waiting  queue
 	paused   int64 // scheduler time the pause ends; never: none
 	budget   *bucket

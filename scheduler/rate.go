@@ -13,9 +13,9 @@ import (
 // Key rates pace the attempts of each key before the server throttles: a
 // token bucket per key (golang.org/x/time/rate, driven with explicit times
 // from the scheduler's clock). Every attempt of a keyed job, first or
-// retry, takes a token; a job whose token is not due yet waits on the timer
-// heap (state sPaced: no worker, no goroutine) until it is, its token
-// reserved, so that the jobs of a key are spaced, not woken in a herd.
+// retry, takes a token; a job whose token is not due yet waits (state
+// sPaced: no worker, no goroutine) in its key's line, whose head is on the
+// timer heap with its token reserved (see pace).
 
 // WithKeyRate paces every key: at most perSecond attempts per second per
 // key, with bursts of up to burst. Un-keyed jobs are not paced. s.SetKeyRate
@@ -88,15 +88,43 @@ func (s *Scheduler) initRate(k string, ks *keyState) {
 	}
 }
 
-// pace takes a token of t's key for its next attempt. It reports false when
-// the token is not due yet: t then waits on the heap, its token reserved,
-// or gives up with job.ErrDeadline when the wait outlasts its limits.
+// pace takes a token of t's key for its next attempt. It reports false
+// when the token is not due yet: then t waits, in its key's line of paced
+// jobs, or gives up with job.ErrDeadline when the wait outlasts its limits.
 // Called with mu, for a keyed task that holds no token.
+//
+// The jobs of a key waiting for tokens form a line (FIFO): only its head is
+// on the timer heap, its token reserved for when it is due; as it leaves,
+// the next one reserves its token. A token is thus reserved one at a time,
+// at the key's rate of that moment: a rate that drops (an adaptive key
+// throttled) applies at once, not after a backlog of reservations made at
+// the old rate.
 func (s *Scheduler) pace(t *task, ks *keyState, now int64) bool {
-	lim := ks.limiter()
-	if lim == nil {
+	if ks.limiter() == nil {
 		return true
 	}
+	if ks.head != nil || ks.line.len() > 0 {
+		// Others wait for tokens already: behind them, no heap entry yet.
+		if s.outlasts(t, now, satAdd(now, int64(float64(ks.paced+1)/ks.rateNow()*float64(time.Second)))) {
+			s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
+			return false
+		}
+		s.nPaced++
+		ks.paced++
+		t.state = sPaced
+		s.watchCtx(t)
+		ks.line.push(t)
+		s.changed()
+		return false
+	}
+	return s.reserve(t, ks, now)
+}
+
+// reserve reserves a token of ks for t, the head of its key's line: true
+// when it is due now (t may run), false when t waits on the heap for it
+// (or gave up). Called with mu.
+func (s *Scheduler) reserve(t *task, ks *keyState, now int64) bool {
+	lim := ks.limiter()
 	at := s.timeAt(now)
 	r := lim.ReserveN(at, 1)
 	d := r.DelayFrom(at)
@@ -111,6 +139,7 @@ func (s *Scheduler) pace(t *task, ks *keyState, now int64) bool {
 	}
 	s.nPaced++
 	ks.paced++
+	ks.head = t
 	t.state, t.due = sPaced, due
 	s.watchCtx(t)
 	s.heap.push(t)
@@ -122,11 +151,41 @@ func (s *Scheduler) pace(t *task, ks *keyState, now int64) bool {
 	return false
 }
 
-// unpace records that paced t left the heap. Called with mu.
+// unpace records that paced t stopped waiting for its token (its token is
+// due, or it ended); when t was its key's head, the next in line reserves
+// its token. Called with mu.
 func (s *Scheduler) unpace(t *task) {
 	s.nPaced--
-	if ks := s.keyOf(t); ks != nil {
+	ks := s.keyOf(t)
+	if ks == nil {
+		return
+	}
+	ks.paced--
+	if ks.head == t {
+		ks.head = nil
+		s.nextPaced(ks)
+	}
+}
+
+// nextPaced moves the line of ks along: each next job reserves its token;
+// one whose token is due at once goes to the ready queue, holding it; the
+// first that must wait goes on the heap. Called with mu.
+func (s *Scheduler) nextPaced(ks *keyState) {
+	for ks.head == nil {
+		t := ks.line.pop()
+		if t == nil {
+			return
+		}
+		if t.state != sPaced {
+			continue // ended while in line
+		}
+		s.nPaced--
 		ks.paced--
+		if ks.limiter() == nil || s.reserve(t, ks, s.now()) {
+			t.state = sTokened
+			s.ready.push(t)
+			s.signal()
+		}
 	}
 }
 

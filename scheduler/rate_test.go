@@ -195,3 +195,38 @@ func TestAdaptiveKeyRate(t *testing.T) {
 		}
 	})
 }
+
+// A key's paced jobs wait in line and reserve their tokens one at a time:
+// a rate lowered while they wait applies to the next token, not after a
+// backlog reserved at the old rate.
+func TestKeyRateChangeAppliesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithKeyRate(10, 1))
+		defer s.Close()
+		st := newRateStarts()
+		var fs []*job.Future[int]
+		for range 5 {
+			fs = append(fs, scheduler.Submit(s, context.Background(), st.op("a", nil), job.Key("a")))
+		}
+		synctest.Wait()
+		if ks, _ := s.KeyStats("a"); ks.Paced != 4 {
+			t.Fatalf("KeyStats(a).Paced = %d, want 4", ks.Paced)
+		}
+		if got := s.Stats(); got.Paced != 4 || got.Parked != 0 {
+			t.Errorf("Stats Paced %d, Parked %d; want 4, 0 (a paced head is not a parked retry)", got.Paced, got.Parked)
+		}
+		// The head's token (at 100ms) is reserved already, borrowed at the
+		// old rate: the bucket pays that debt back at the new one.
+		s.SetKeyRate("a", 1, 1)
+		for _, f := range fs {
+			f.Wait(context.Background())
+		}
+		want := []time.Duration{0, 100 * time.Millisecond, 2 * time.Second, 3 * time.Second, 4 * time.Second}
+		got := st.at["a"]
+		for i := range want {
+			if i >= len(got) || got[i] != want[i] {
+				t.Fatalf("starts %v, want %v", got, want)
+			}
+		}
+	})
+}

@@ -584,14 +584,15 @@ const (
 // (state sNew) is counted as submitted and canceled. Called with mu.
 func (s *Scheduler) resolve(t *task, err error, kind int) {
 	admitted := t.state != sNew
-	if t.state == sParked || t.state == sPaced {
+	if t.index >= 0 { // parked, or a paced head
 		if t.index == 0 {
 			s.wakeTimer() // the timer is armed for t: re-arm it
 		}
 		s.heap.remove(int(t.index))
-		if t.state == sPaced {
-			s.unpace(t)
-		}
+	}
+	if t.state == sPaced {
+		t.state = sDone // a tombstone in its key's line, if it was there
+		s.unpace(t)
 	}
 	abandoned := kind == endAbandoned || kind == endAbandonedDeadline
 	if !abandoned {

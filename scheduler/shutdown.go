@@ -91,13 +91,23 @@ func (s *Scheduler) cancelEverything() {
 		for t := ks.waiting.pop(); t != nil; t = ks.waiting.pop() {
 			all = append(all, t)
 		}
+		for t := ks.line.pop(); t != nil; t = ks.line.pop() {
+			all = append(all, t)
+		}
 	}
 	for _, t := range all {
 		switch t.state {
 		case sParked:
 			t.state = sQueued // already off the heap
 		case sPaced:
-			s.unpace(t)
+			t.index = -1 // off the heap, or never on it
+			if ks := s.keyOf(t); ks != nil {
+				ks.head = nil // (its line is being emptied too)
+			}
+			s.nPaced--
+			if ks := s.keyOf(t); ks != nil {
+				ks.paced--
+			}
 			t.state = sQueued
 		}
 		s.cancel(t, stopClosed)

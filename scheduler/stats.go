@@ -34,8 +34,13 @@ func (s *Scheduler) statsLocked() Stats {
 	st := s.st
 	st.Submitted = s.submitted.Load() // before admitted: a job counted here is in flight below
 	st.Running = s.running
-	st.Parked = len(s.heap) - s.nPaced
 	st.Paced = s.nPaced
+	st.Parked = len(s.heap)
+	for _, ks := range s.keys {
+		if ks.head != nil {
+			st.Parked-- // a paced head is on the heap
+		}
+	}
 	st.Keys = len(s.keys)
 	st.Waiting = s.nWaiting
 	now := s.now()
