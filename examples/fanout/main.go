@@ -1,5 +1,6 @@
-// Command fanout sends 1,000 calls to a flaky HTTP API through a Rebound
-// scheduler and shows how each kind of failure is handled:
+// Command fanout sends 1,000 calls to a flaky HTTP API through a retrying
+// http.Client (package httpretry) on a Rebound scheduler, and shows how each
+// kind of failure is handled, with no status switch of its own:
 //
 //   - 503 Service Unavailable: retried with jittered exponential backoff;
 //   - 429 Too Many Requests with a Retry-After header: retried, but not
@@ -12,10 +13,10 @@
 //	go run ./examples/fanout -calls 5000 -workers 100 -p503 0.3
 //
 // The API is a local test server on 127.0.0.1 (a random port) that picks
-// each answer from -seed, the call's ID and the attempt number, so a run is
-// repeatable. The server also checks the client: it records whether every
-// retry after a 429 came no earlier than the hint, and whether a call that
-// got a 401 ever came back.
+// each answer from -seed, the call's ID and the attempt number (it counts
+// each call's requests), so a run is repeatable. The server also checks the
+// client: it records whether every retry after a 429 came no earlier than
+// the hint, and whether a call that got a 401 ever came back.
 //
 // While the calls run, a progress line shows how many are done, in flight
 // (an attempt on a worker), queued (waiting for a worker), parked (waiting
@@ -38,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rebound-go/rebound/httpretry"
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/scheduler"
 	"github.com/rebound-go/rebound/wait"
@@ -89,65 +91,56 @@ func run(args []string, out io.Writer) int {
 	}
 	defer api.close()
 
-	// One client for all calls, with a connection per worker kept open.
-	transport := &http.Transport{MaxIdleConnsPerHost: c.workers}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport}
+	// One connection per worker kept open.
+	base := &http.Transport{MaxIdleConnsPerHost: c.workers}
+	defer base.CloseIdleConnections()
 
 	fmt.Fprintf(out, "fanout: %d calls to %s with %d workers (seed %d)\n", c.calls, api.url, c.workers, c.seed)
 	start := time.Now()
-	sum := fanOut(c, client, api.url, out)
+	sum := fanOut(c, base, api.url, out)
 	sum.wall = time.Since(start)
 	sum.server = api.report()
 	sum.print(out)
 	return 0
 }
 
-// call makes one attempt of call id: a GET that reports the status as an
-// error the scheduler understands.
-func call(ctx context.Context, client *http.Client, url string, id int) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", job.Permanent(err) // a bad URL will not get better
-	}
-	// The call's ID and the attempt number let the server follow each call
-	// across its retries. Real APIs take such an ID as an idempotency key.
-	req.Header.Set("X-Call-ID", strconv.Itoa(id))
-	req.Header.Set("X-Attempt", strconv.Itoa(job.AttemptFrom(ctx)))
-
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err // a network error: retry
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return string(body), nil
-	case http.StatusUnauthorized:
-		// Asking again with the same credentials cannot succeed: Permanent
-		// ends the job now, after this one attempt.
-		return "", job.Permanent(fmt.Errorf("call %d: %s", id, resp.Status))
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		err := fmt.Errorf("call %d: %s", id, resp.Status)
-		// Retry-After says how long to stay away: RetryAfter makes it the
-		// shortest wait before the next attempt.
-		if d, ok := job.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return "", job.RetryAfter(err, d)
-		}
-		return "", err // no hint: the policy's backoff decides
-	default:
-		return "", fmt.Errorf("call %d: unexpected %s", id, resp.Status)
-	}
+// outcome is how one call ended.
+type outcome struct {
+	status   int   // the last response's status; 0 after an error
+	attempts int   // attempts made
+	err      error // a transport error, after the last attempt
 }
 
-// fanOut runs every call through a scheduler and returns the client's side
-// of the summary. It prints progress to out while the calls run.
-func fanOut(c config, client *http.Client, url string, out io.Writer) *summary {
+// call makes call id: one GET through the retrying client, which retries
+// it as the HTTP classifier says (429 and 503 retried, the Retry-After
+// honoured; 401 final) and returns the last response.
+func call(ctx context.Context, client *http.Client, url string, id int) outcome {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return outcome{err: err}
+	}
+	// The call's ID lets the server follow each call across its retries.
+	// Real APIs take such an ID as an idempotency key.
+	req.Header.Set("X-Call-ID", strconv.Itoa(id))
+	resp, err := client.Do(req)
+	if err != nil {
+		var je *job.Error
+		errors.As(err, &je)
+		o := outcome{err: err}
+		if je != nil {
+			o.attempts = je.Attempts
+		}
+		return o
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return outcome{status: resp.StatusCode, attempts: httpretry.Attempts(resp)}
+}
+
+// fanOut sends every call through a retrying client whose attempts run on a
+// scheduler, and returns the client's side of the summary. It prints
+// progress to out while the calls run.
+func fanOut(c config, base http.RoundTripper, url string, out io.Writer) *summary {
 	ctx := context.Background()
 	s := scheduler.New(scheduler.WithWorkers(c.workers))
 	// Every call has ended when fanOut returns, so Shutdown has nothing left
@@ -155,7 +148,6 @@ func fanOut(c config, client *http.Client, url string, out io.Writer) *summary {
 	defer s.Shutdown(ctx)
 
 	sum := &summary{calls: c.calls}
-	var attempts atomic.Int64
 
 	// One policy for all calls. OnRetry runs once per retry; it feeds the
 	// histogram of waits.
@@ -164,19 +156,24 @@ func fanOut(c config, client *http.Client, url string, out io.Writer) *summary {
 		job.Wait(wait.Exponential(50*time.Millisecond, 2, time.Second)),
 		job.OnRetry(func(e job.Event) { sum.waits.add(e.Wait) }),
 	)
+	tr := httpretry.NewTransport(base,
+		httpretry.WithScheduler(s),
+		httpretry.WithPolicy(policy),
+		// This API's 429s concern one call (a quota per call), not the
+		// client's rate: no key, so a 429 delays its own call only. By
+		// default the key is the host, and a 429 pauses every call to it
+		// (see examples/scraper).
+		httpretry.WithKey(func(*http.Request) string { return "" }),
+	)
+	defer tr.Close() // not s: the Transport does not own it
+	client := &http.Client{Transport: tr}
 
-	ids := make([]int, c.calls)
-	for i := range ids {
-		ids[i] = i
+	// A goroutine per call: each waits for its response while its request
+	// is a job on the scheduler (queued, running, or parked for a retry).
+	results := make(chan outcome, c.calls)
+	for id := range c.calls {
+		go func() { results <- call(ctx, client, url, id) }()
 	}
-	op := func(ctx context.Context, id int) (string, error) {
-		attempts.Add(1)
-		return call(ctx, client, url, id)
-	}
-
-	// Map submits one job per input and delivers the results as they
-	// complete.
-	results := scheduler.Map(s, ctx, ids, op, policy)
 
 	p := newProgress(out, c.calls)
 	tick := time.NewTicker(p.every)
@@ -185,13 +182,16 @@ func fanOut(c config, client *http.Client, url string, out io.Writer) *summary {
 		select {
 		case r := <-results:
 			done++
+			sum.attempts += r.attempts
 			switch {
-			case r.Err == nil:
+			case r.status == http.StatusOK:
 				sum.succeeded++
-			case errors.Is(r.Err, job.ErrPermanent):
+			case r.status != 0 && r.attempts == 1:
+				// A final status (the 401), returned after one attempt.
 				sum.permanent++
 			default:
-				// Against this server, the only other way to give up.
+				// Against this server, the only other way to give up: the
+				// last 503 or 429 after the last attempt.
 				sum.exhausted++
 			}
 		case <-tick.C:
@@ -200,7 +200,6 @@ func fanOut(c config, client *http.Client, url string, out io.Writer) *summary {
 	}
 	p.finish(c.calls, sum.permanent+sum.exhausted, s.Stats())
 
-	sum.attempts = int(attempts.Load())
 	sum.retries = int(s.Stats().Retried)
 	return sum
 }
@@ -402,25 +401,15 @@ func (a *api) report() serverReport {
 // call's ID and the attempt number, never on timing.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
-	id, err1 := strconv.Atoi(r.Header.Get("X-Call-ID"))
-	attempt, err2 := strconv.Atoi(r.Header.Get("X-Attempt"))
-	if err1 != nil || err2 != nil {
-		http.Error(w, "missing X-Call-ID or X-Attempt", http.StatusBadRequest)
+	id, err := strconv.Atoi(r.Header.Get("X-Call-ID"))
+	if err != nil {
+		http.Error(w, "missing X-Call-ID", http.StatusBadRequest)
 		return
 	}
 
-	status := http.StatusOK
-	switch u := a.uniform(id, attempt); {
-	case a.uniform(id, 0) < a.cfg.p401:
-		status = http.StatusUnauthorized // this call's credentials are bad
-	case u < a.cfg.p503:
-		status = http.StatusServiceUnavailable
-	case u < a.cfg.p503+a.cfg.p429:
-		status = http.StatusTooManyRequests
-	}
-
 	// Check the client: was this a retry, and did it respect the last
-	// answer's Retry-After?
+	// answer's Retry-After? The attempt number is the call's count of
+	// requests: a call's attempts come one after another.
 	a.mu.Lock()
 	a.rep.requests++
 	cl := a.calls[id]
@@ -429,6 +418,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.calls[id] = cl
 	}
 	cl.requests++
+	attempt := cl.requests
 	switch cl.last {
 	case http.StatusServiceUnavailable:
 		a.rep.after503++
@@ -439,6 +429,16 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.mu.Unlock()
+
+	status := http.StatusOK
+	switch u := a.uniform(id, attempt); {
+	case a.uniform(id, 0) < a.cfg.p401:
+		status = http.StatusUnauthorized // this call's credentials are bad
+	case u < a.cfg.p503:
+		status = http.StatusServiceUnavailable
+	case u < a.cfg.p503+a.cfg.p429:
+		status = http.StatusTooManyRequests
+	}
 
 	// Pretend to work for a moment.
 	select {

@@ -13,10 +13,13 @@
 // second. Every request that arrives during a pause is answered 429 too,
 // and counted.
 //
-// The scraper gives every job its host as key (job.Key) and the scheduler a
-// per-key limit (scheduler.WithKeyLimit), so at most -per-host requests go
-// to one host at once, and a 429's hint pauses the whole host, not just the
-// job that got it.
+// The scraper fetches through a retrying http.Client (package httpretry)
+// whose attempts run on a scheduler with a per-key limit
+// (scheduler.WithKeyLimit). The Transport keys every request by its host, so
+// at most -per-host requests go to one host at once, and a 429's Retry-After
+// pauses the whole host, not just the request that got it. The scraper has
+// no status switch of its own: the client retries 429s, honours their hint,
+// and returns the last response.
 //
 // What the hosts count, per host: pages served, requests, 429s, requests
 // already in flight when the pause began, requests sent while paused, and
@@ -32,7 +35,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,6 +45,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebound-go/rebound/httpretry"
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/scheduler"
 	"github.com/rebound-go/rebound/wait"
@@ -89,9 +92,8 @@ func run(args []string, out io.Writer) int {
 		hosts[i] = h
 	}
 
-	transport := &http.Transport{MaxIdleConnsPerHost: c.perHost}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport}
+	base := &http.Transport{MaxIdleConnsPerHost: c.perHost}
+	defer base.CloseIdleConnections()
 
 	mode := "keyed by host"
 	if c.naive {
@@ -100,7 +102,7 @@ func run(args []string, out io.Writer) int {
 	fmt.Fprintf(out, "scraper: %d hosts x %d pages, %d requests per host at once, %s\n", c.hosts, c.pages, c.perHost, mode)
 
 	start := time.Now()
-	fetched, st := scrape(c, client, hosts)
+	fetched, st := scrape(c, base, hosts)
 	wall := time.Since(start)
 
 	// The report, from the hosts' point of view.
@@ -124,7 +126,7 @@ func run(args []string, out io.Writer) int {
 
 // scrape fetches every page of every host and returns the number fetched
 // and the scheduler's final counters.
-func scrape(c config, client *http.Client, hosts []*host) (int, scheduler.Stats) {
+func scrape(c config, base http.RoundTripper, hosts []*host) (int, scheduler.Stats) {
 	ctx := context.Background()
 	// WithKeyLimit bounds the running attempts of each key: each host gets
 	// at most perHost requests at once, and a busy host does not hold up
@@ -132,67 +134,55 @@ func scrape(c config, client *http.Client, hosts []*host) (int, scheduler.Stats)
 	s := scheduler.New(scheduler.WithWorkers(c.workers), scheduler.WithKeyLimit(c.perHost))
 	defer s.Shutdown(ctx)
 
-	policy := job.NewPolicy(
-		job.MaxAttempts(10),
-		job.Wait(wait.Exponential(50*time.Millisecond, 2, time.Second)),
-	)
+	opts := []httpretry.Option{
+		httpretry.WithScheduler(s),
+		httpretry.WithPolicy(job.NewPolicy(
+			job.MaxAttempts(10),
+			job.Wait(wait.Exponential(50*time.Millisecond, 2, time.Second)),
+		)),
+	}
+	if c.naive {
+		// No key: no per-host limit, and each request honours only its
+		// own 429s.
+		opts = append(opts, httpretry.WithKey(func(*http.Request) string { return "" }))
+	}
+	tr := httpretry.NewTransport(base, opts...) // keyed by host by default
+	defer tr.Close()                            // not s: the Transport does not own it
+	client := &http.Client{Transport: tr}
 
-	// One Map per host, so that all the host's jobs carry its key: a 429
-	// from any of them pauses them all.
-	var results []<-chan scheduler.Result[int]
+	// A goroutine per page: each waits for its page while its request is a
+	// job on the scheduler (waiting for its host's slot or pause, running,
+	// or parked for a retry).
+	fetched := make(chan bool)
 	for _, h := range hosts {
-		urls := make([]string, c.pages)
-		for i := range urls {
-			urls[i] = fmt.Sprintf("http://%s/page/%d", h.name, i)
-		}
-		opts := []job.Option{policy, job.Key(h.name)}
-		if c.naive {
-			opts = opts[:1] // no key: each job only honours its own 429s
-		}
-		results = append(results, scheduler.Map(s, ctx, urls, func(ctx context.Context, url string) (int, error) {
-			return fetch(ctx, client, url)
-		}, opts...))
-	}
-
-	fetched := 0
-	for _, rs := range results {
-		for r := range rs {
-			if r.Err == nil {
-				fetched++
-			}
+		for i := range c.pages {
+			go func() { fetched <- fetch(ctx, client, fmt.Sprintf("http://%s/page/%d", h.name, i)) }()
 		}
 	}
-	return fetched, s.Stats()
+	n := 0
+	for range len(hosts) * c.pages {
+		if <-fetched {
+			n++
+		}
+	}
+	return n, s.Stats()
 }
 
-// fetch gets one page and returns its size. A 429 becomes an error with a
-// Retry-After hint: on a keyed job, the scheduler pauses the whole key.
-func fetch(ctx context.Context, client *http.Client, url string) (int, error) {
+// fetch gets one page and reports whether it came. The client retries a
+// 429, not before its Retry-After; on a keyed request the scheduler pauses
+// the whole host.
+func fetch(ctx context.Context, client *http.Client, url string) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, job.Permanent(err)
+		return false
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return false
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return len(body), nil
-	case http.StatusTooManyRequests:
-		err := errors.New(url + ": " + resp.Status)
-		if d, ok := job.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return 0, job.RetryAfter(err, d)
-		}
-		return 0, err
-	default:
-		return 0, fmt.Errorf("%s: %s", url, resp.Status)
-	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err == nil && resp.StatusCode == http.StatusOK
 }
 
 // host is one rate-limited local web server.
