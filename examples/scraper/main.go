@@ -5,7 +5,9 @@
 // passed, while the other hosts carry on.
 //
 //	go run ./examples/scraper
-//	go run ./examples/scraper -naive   # without keys: see the difference
+//	go run ./examples/scraper -naive      # without keys: see the difference
+//	go run ./examples/scraper -rate 8     # each host paced at 8 requests/s
+//	go run ./examples/scraper -adaptive   # each host paced at a rate learnt from its 429s
 //
 // The hosts are local HTTP servers on 127.0.0.1 (random ports). Host i
 // allows -limit + 5*i requests per second; the request over the limit gets a
@@ -21,11 +23,22 @@
 // no status switch of its own: the client retries 429s, honours their hint,
 // and returns the last response.
 //
-// What the hosts count, per host: pages served, requests, 429s, requests
-// already in flight when the pause began, requests sent while paused, and
-// the time paused. With -per-host 2, when one request gets the 429 the other
-// may already be on its way, or may start before the client has read the
-// 429: the client cannot know yet. At most -per-host - 1 such requests can
+// Pausing reacts to a 429 once it has come; pacing tries to avoid it. -rate
+// gives every host the same fixed rate (scheduler.WithKeyRate): below a
+// host's limit, its 429s disappear, and a faster host is held to the rate
+// too. -adaptive (scheduler.WithAdaptiveKeyRate) finds each host's rate
+// from its 429s instead; against these hosts, each of whose 429s costs a
+// one-second pause, it does not yet cut the 429s by much (see the key-rate
+// experiment in bench/README.md). Compare the 429s and pages/s columns of
+// the three modes.
+//
+// What the hosts count, per host: pages served, requests, 429s (each one
+// received by the scraper), requests already in flight when the pause
+// began, requests sent while paused, the time paused, and pages served per
+// second from the host's first request to its last page. With -per-host 2,
+// when one request gets the 429 the other may already be on its way, or
+// may start before the client has read the 429: the client cannot know
+// yet. At most -per-host - 1 such requests can
 // arrive in each pause, one per other slot, since each then gets a 429 of its
 // own and that pauses the host on the client too. The hosts therefore
 // forgive that many per pause ("in flight"); every request beyond them was
@@ -38,6 +51,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -55,12 +69,15 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout)) }
 
 // config is what the flags set.
 type config struct {
-	hosts   int
-	pages   int
-	limit   int
-	perHost int
-	workers int
-	naive   bool
+	hosts    int
+	pages    int
+	limit    int
+	perHost  int
+	workers  int
+	naive    bool
+	rate     float64 // requests per second per host; 0: not paced
+	adaptive bool
+	seed     uint64
 }
 
 func run(args []string, out io.Writer) int {
@@ -72,11 +89,26 @@ func run(args []string, out io.Writer) int {
 	fs.IntVar(&c.perHost, "per-host", 2, "requests in flight per host, at most (scheduler.WithKeyLimit)")
 	fs.IntVar(&c.workers, "workers", 16, "requests in flight in all (scheduler.WithWorkers)")
 	fs.BoolVar(&c.naive, "naive", false, "do not key jobs by host: no per-host limit, no per-host pause")
+	fs.Float64Var(&c.rate, "rate", 0, "pace each host at this many requests per second (scheduler.WithKeyRate); 0: no pacing")
+	fs.BoolVar(&c.adaptive, "adaptive", false, "pace each host at the rate its 429s show it takes (scheduler.WithAdaptiveKeyRate)")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the retries' jitter (scheduler.WithRand)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if c.hosts < 1 || c.pages < 1 || c.limit < 1 || c.perHost < 1 || c.workers < 1 {
 		fmt.Fprintln(os.Stderr, "scraper: -hosts, -pages, -limit, -per-host and -workers must be >= 1")
+		return 2
+	}
+	if !(c.rate >= 0) || math.IsInf(c.rate, 0) {
+		fmt.Fprintln(os.Stderr, "scraper: -rate must be a finite number >= 0")
+		return 2
+	}
+	if c.rate > 0 && c.adaptive {
+		fmt.Fprintln(os.Stderr, "scraper: -rate and -adaptive are two ways of pacing: choose one")
+		return 2
+	}
+	if c.naive && (c.rate > 0 || c.adaptive) {
+		fmt.Fprintln(os.Stderr, "scraper: -rate and -adaptive pace each host's key; -naive has no keys")
 		return 2
 	}
 
@@ -96,8 +128,13 @@ func run(args []string, out io.Writer) int {
 	defer base.CloseIdleConnections()
 
 	mode := "keyed by host"
-	if c.naive {
+	switch {
+	case c.naive:
 		mode = "NOT keyed by host (-naive)"
+	case c.rate > 0:
+		mode += fmt.Sprintf(", each paced at %g requests/s (-rate)", c.rate)
+	case c.adaptive:
+		mode += ", each paced adaptively (-adaptive)"
 	}
 	fmt.Fprintf(out, "scraper: %d hosts x %d pages, %d requests per host at once, %s\n", c.hosts, c.pages, c.perHost, mode)
 
@@ -106,20 +143,21 @@ func run(args []string, out io.Writer) int {
 	wall := time.Since(start)
 
 	// The report, from the hosts' point of view.
-	fmt.Fprintf(out, "%-16s %6s %6s %9s %5s %10s %13s %7s\n",
-		"host", "limit", "pages", "requests", "429s", "in flight", "while paused", "paused")
-	var pages, whilePaused int
+	fmt.Fprintf(out, "%-16s %6s %6s %9s %5s %10s %13s %7s %8s\n",
+		"host", "limit", "pages", "requests", "429s", "in flight", "while paused", "paused", "pages/s")
+	var pages, whilePaused, tooMany int
 	for _, h := range hosts {
 		r := h.report()
 		pages += r.pages
 		whilePaused += r.whilePaused
-		fmt.Fprintf(out, "%-16s %4d/s %6d %9d %5d %10d %13d %7s\n",
-			h.name, h.limit, r.pages, r.requests, r.tooMany, r.inFlight, r.whilePaused, r.paused)
+		tooMany += r.tooMany
+		fmt.Fprintf(out, "%-16s %4d/s %6d %9d %5d %10d %13d %7s %8.1f\n",
+			h.name, h.limit, r.pages, r.requests, r.tooMany, r.inFlight, r.whilePaused, r.paused, r.perSecond())
 	}
 	fmt.Fprintf(out, "  in flight: requests already on their way when their host's pause began: the client could not know yet (at most -per-host - 1 = %d a pause)\n"+
 		"  while paused: requests sent after the client had been told to pause (must be 0)\n", c.perHost-1)
-	fmt.Fprintf(out, "fetched %d/%d pages in %v; pauses recorded by the scheduler: %d\n",
-		fetched, c.hosts*c.pages, wall.Round(time.Millisecond), st.Pauses)
+	fmt.Fprintf(out, "fetched %d/%d pages in %v; 429s received: %d; pauses recorded by the scheduler: %d\n",
+		fetched, c.hosts*c.pages, wall.Round(time.Millisecond), tooMany, st.Pauses)
 	fmt.Fprintf(out, "requests sent while a host had said to pause: %d\n", whilePaused)
 	return 0
 }
@@ -131,7 +169,22 @@ func scrape(c config, base http.RoundTripper, hosts []*host) (int, scheduler.Sta
 	// WithKeyLimit bounds the running attempts of each key: each host gets
 	// at most perHost requests at once, and a busy host does not hold up
 	// the others.
-	s := scheduler.New(scheduler.WithWorkers(c.workers), scheduler.WithKeyLimit(c.perHost))
+	sopts := []scheduler.Option{
+		scheduler.WithWorkers(c.workers),
+		scheduler.WithKeyLimit(c.perHost),
+		scheduler.WithRand(c.seed),
+	}
+	switch {
+	case c.rate > 0:
+		// Every attempt to a host, first or retry, takes one of its
+		// tokens: at most c.rate a second, and no burst.
+		sopts = append(sopts, scheduler.WithKeyRate(c.rate, 1))
+	case c.adaptive:
+		// Each host unpaced until its first 429; then a rate of its own
+		// that drops on a 429 and grows back between them.
+		sopts = append(sopts, scheduler.WithAdaptiveKeyRate())
+	}
+	s := scheduler.New(sopts...)
 	defer s.Shutdown(ctx)
 
 	opts := []httpretry.Option{
@@ -194,6 +247,8 @@ type host struct {
 	done    chan struct{}
 
 	mu       sync.Mutex
+	first    time.Time // the first request's arrival
+	lastPage time.Time // the last page's
 	window   time.Time // start of the current one-second window
 	inWindow int       // requests in it
 	pauseEnd time.Time // the end of the last pause this host announced
@@ -205,6 +260,15 @@ type hostReport struct {
 	pages, requests, tooMany int
 	inFlight, whilePaused    int
 	paused                   time.Duration
+	busy                     time.Duration // from the first request to the last page
+}
+
+// perSecond returns the pages served per second of the busy period.
+func (r hostReport) perSecond() float64 {
+	if r.busy <= 0 {
+		return 0
+	}
+	return float64(r.pages) / r.busy.Seconds()
 }
 
 func startHost(limit, forgive int) (*host, error) {
@@ -229,7 +293,9 @@ func (h *host) close() {
 func (h *host) report() hostReport {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.rep
+	r := h.rep
+	r.busy = h.lastPage.Sub(h.first)
+	return r
 }
 
 // ServeHTTP answers a page, or 429 when the host is over its limit or
@@ -237,6 +303,9 @@ func (h *host) report() hostReport {
 func (h *host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	h.mu.Lock()
+	if h.rep.requests == 0 {
+		h.first = now
+	}
 	h.rep.requests++
 
 	if now.Before(h.pauseEnd) {
@@ -270,6 +339,7 @@ func (h *host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.rep.pages++
+	h.lastPage = now
 	h.mu.Unlock()
 
 	time.Sleep(2 * time.Millisecond) // render the page
