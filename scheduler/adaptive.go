@@ -21,11 +21,12 @@ import (
 //
 // Cold start: a key throttled before any of its half-second buckets has
 // completed uses the rate it has actually sent at since it started (its
-// attempts over at least half a second), not zero; and a key's rate
-// drops at most once per half-second bucket, because the throttles that
-// arrive within one bucket answer requests sent before the drop took
-// effect. A burst of throttles at start therefore lowers a key's rate step
-// by step towards what the server takes, instead of to the floor.
+// attempts over at least 100ms), not zero; and a key's rate drops at most
+// once per round trip: a throttle that answers an attempt sent before the
+// last drop is ignored, since that attempt left before the drop took
+// effect. A burst of throttles at start therefore lowers a key's rate in
+// steps from what it sent towards what the server takes, instead of to the
+// floor. A paced key sends evenly (a burst of one token).
 //
 // A key dropped while idle starts unrestricted again. s.SetKeyRate sets a
 // fixed rate for one key instead. It panics on invalid tuning.
@@ -77,6 +78,9 @@ type adaptiveCfg struct {
 // rateBucket is the width of the measuring buckets.
 const rateBucket = int64(500 * time.Millisecond)
 
+// coldMin is the shortest time a key's cold-start rate is measured over.
+const coldMin = int64(100 * time.Millisecond)
+
 // adaptive is one key's CUBIC state. Times are the scheduler's.
 type adaptive struct {
 	cfg        *adaptiveCfg
@@ -109,7 +113,7 @@ func (a *adaptive) rateMeasured(now int64) float64 {
 	if a.measured > 0 {
 		return a.measured
 	}
-	elapsed := max(now-a.start, rateBucket)
+	elapsed := max(now-a.start, coldMin)
 	return float64(a.total) / (float64(elapsed) / float64(time.Second))
 }
 
@@ -131,13 +135,13 @@ func (a *adaptive) sent(now int64) {
 	a.count++
 }
 
-// observe updates the key's rate after an attempt's answer: throttled or
-// not. Called with mu.
-func (a *adaptive) observe(now int64, throttled bool, at time.Time) {
+// observe updates the key's rate after the answer to an attempt that
+// started at sent: throttled or not. Called with mu.
+func (a *adaptive) observe(now int64, throttled bool, at time.Time, sent int64) {
 	var calculated float64
 	switch {
-	case throttled && a.lastDrop != never && now-a.lastDrop < rateBucket:
-		return // one drop per bucket: this answers a request sent before the last drop
+	case throttled && a.lastDrop != never && sent <= a.lastDrop:
+		return // one drop per round: this answers a request sent before the last drop
 	case throttled:
 		use := a.rateMeasured(now)
 		if a.lim != nil {
@@ -154,11 +158,12 @@ func (a *adaptive) observe(now int64, throttled bool, at time.Time) {
 	}
 	newRate := min(calculated, 2*a.rateMeasured(now))
 	newRate = max(newRate, a.cfg.floor)
-	burst := max(1, int(newRate))
+	// A burst of 1: a paced key sends evenly; a second's worth of tokens,
+	// full when the limiter starts or after a pause, overruns a server
+	// whose own bucket holds less.
 	if a.lim == nil {
-		a.lim = rate.NewLimiter(rate.Limit(newRate), burst)
+		a.lim = rate.NewLimiter(rate.Limit(newRate), 1)
 		return
 	}
 	a.lim.SetLimitAt(at, rate.Limit(newRate))
-	a.lim.SetBurstAt(at, burst)
 }

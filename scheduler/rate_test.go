@@ -170,8 +170,8 @@ func TestAdaptiveKeyRate(t *testing.T) {
 			t.Fatal("key a dropped while its bucket refills")
 		}
 		// 64 throttles within the first instant: one drop, to 0.7 x the
-		// rate sent (64 attempts over the half-second minimum: 128/s).
-		if want := 0.7 * 128; math.Abs(ks.Rate-want) > 1e-9 {
+		// rate sent (64 attempts over the 100 ms minimum: 640/s).
+		if want := 0.7 * 640; math.Abs(ks.Rate-want) > 1e-9 {
 			t.Errorf("rate after a burst of 64 throttles = %v, want %v (one drop from the served rate, not the floor)", ks.Rate, want)
 		}
 		if kb, _ := s.KeyStats("b"); kb.Rate != 0 {

@@ -282,7 +282,8 @@ func (s *Scheduler) begin(id int, t *task, spare **job.Attempt) (n int, ok bool)
 	n = t.run.Begin()
 	t.job.begin()
 	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
-		ks.adaptive.sent(s.now())
+		t.due = s.now() // while it runs: when the attempt started
+		ks.adaptive.sent(t.due)
 	}
 	if n == 1 && s.budget != nil {
 		s.deposit(t)
@@ -309,7 +310,7 @@ func (s *Scheduler) returned(id int, t *task, o job.Outcome, obs Observer) bool 
 	s.pause(t, o.Hint)
 	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
 		now := s.now()
-		ks.adaptive.observe(now, o.Throttled, s.timeAt(now))
+		ks.adaptive.observe(now, o.Throttled, s.timeAt(now), t.due)
 	}
 	if o.Failed() || t.run.Policy().Hooked() || s.cfg.logger != nil || obs != nil {
 		return false
