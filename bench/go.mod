@@ -9,6 +9,7 @@ require (
 	github.com/avast/retry-go/v4 v4.7.0
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/panjf2000/ants/v2 v2.12.1
 	github.com/rebound-go/rebound v0.0.0
 	github.com/rebound-go/rebound/otelrebound v0.0.0
@@ -35,6 +36,8 @@ require (
 require (
 	github.com/benbjohnson/clock v1.3.5 // indirect
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
+	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+	github.com/influxdata/tdigest v0.0.1 // indirect
 )
 
 replace github.com/rebound-go/rebound/otelrebound => ../otelrebound

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+// BenchmarkHTTPSmoke runs every cell small, with the server in-process, so
+// that CI's benchmark step (-benchtime=1x) keeps the program working; it
+// fails if a call fails, or if httpretry retries before a Retry-After has
+// passed. The real measurement is the program itself: see run.sh.
+func BenchmarkHTTPSmoke(b *testing.B) {
+	c := config{calls: 200, callers: 8, attempts: 4, base: 1e6, cap: 1e8,
+		pattern: pattern{Seed: 3, P503: 0.10, P429: 0.01, RetryAfter: 1, FailUntil: 4}}
+	cells := cellsFor(false)
+	for b.Loop() {
+		res, err := measure(c, cells, 1, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, cl := range cells {
+			r := res[cl.String()][0]
+			early := r.server.Early != 0 && strings.HasPrefix(cl.v.name, "httpretry") // measured for the others, required of Rebound
+			if r.failed != 0 || early || r.server.Requests < int64(c.calls) {
+				b.Errorf("%v: %d calls failed, %d early retries, %d requests for %d calls", cl, r.failed, r.server.Early, r.server.Requests, c.calls)
+			}
+			if cl.flaky && r.server.S503+r.server.S429 == 0 {
+				b.Errorf("%v: the flaky server answered no 503 or 429", cl)
+			}
+		}
+		report(io.Discard, cells, res)
+	}
+}

@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go/failsafehttp"
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/rebound-go/rebound/httpretry"
+	"github.com/rebound-go/rebound/job"
+	"github.com/rebound-go/rebound/wait"
+)
+
+// The HTTP scenario's per-request cost: GETs from 64 concurrent callers to
+// an in-process server that answers every request 200, through each
+// retrying client and, as the floor, a plain http.Client. Every client has 4
+// attempts and exponential backoff from 10 ms over the same http.Transport
+// configuration. The figures include the server's own work and allocations,
+// the same for every client; cmd/httpbench measures the client alone (its
+// server runs in a process of its own) and the flaky server with retries.
+func BenchmarkHTTP(b *testing.B) {
+	const callers = 64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	}))
+	defer srv.Close()
+	policy := job.NewPolicy(job.MaxAttempts(4), job.Wait(wait.Exponential(10*time.Millisecond, 2, time.Second)))
+	clients := []struct {
+		name string
+		make func(base http.RoundTripper) (func(string) (*http.Response, error), func())
+	}{
+		{"plain", func(base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+			return (&http.Client{Transport: base}).Get, func() {}
+		}},
+		{"httpretry", func(base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+			tr := httpretry.NewTransport(base, httpretry.WithPolicy(policy))
+			return (&http.Client{Transport: tr}).Get, func() { tr.Close() }
+		}},
+		{"httpretry-nokey", func(base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+			tr := httpretry.NewTransport(base, httpretry.WithPolicy(policy), httpretry.WithKey(func(*http.Request) string { return "" }))
+			return (&http.Client{Transport: tr}).Get, func() { tr.Close() }
+		}},
+		{"retryablehttp", func(base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+			rc := retryablehttp.NewClient()
+			rc.HTTPClient = &http.Client{Transport: base}
+			rc.Logger = nil
+			rc.RetryMax, rc.RetryWaitMin, rc.RetryWaitMax = 3, 10*time.Millisecond, time.Second
+			return rc.Get, func() {}
+		}},
+		{"failsafehttp", func(base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+			rp := failsafehttp.NewRetryPolicyBuilder().WithBackoff(10*time.Millisecond, time.Second).WithMaxRetries(3).Build()
+			return (&http.Client{Transport: failsafehttp.NewRoundTripper(base, rp)}).Get, func() {}
+		}},
+	}
+	for _, c := range clients {
+		b.Run(c.name, func(b *testing.B) {
+			base := &http.Transport{MaxIdleConnsPerHost: callers}
+			defer base.CloseIdleConnections()
+			get, end := c.make(base)
+			defer end()
+			b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := get(srv.URL)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}
