@@ -114,7 +114,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.key != nil {
 		c.key = t.key(req)
 	}
-	f := scheduler.Submit(t.s, req.Context(), c.attempt, t.policy, job.Key(c.key))
+	var f *job.Future[*http.Response]
+	if c.key == "" {
+		f = scheduler.Submit(t.s, req.Context(), c.attempt, t.policy)
+	} else {
+		f = scheduler.Submit(t.s, req.Context(), c.attempt, t.policy, job.Key(c.key))
+	}
 	resp, err := f.Wait(context.Background()) // the job ends when req's context does
 	return c.finish(resp, err)
 }
