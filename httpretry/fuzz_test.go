@@ -25,12 +25,13 @@ func FuzzHeaders(f *testing.F) {
 	f.Add("-5", "0", "-5", "0", ".5", int64(-1))
 	f.Fuzz(func(t *testing.T, retryAfter, remaining, reset, xRemaining, xReset string, nowUnix int64) {
 		now := time.Unix(nowUnix%(1<<40), 0)
-		h := http.Header{}
-		h.Set("Retry-After", retryAfter)
-		h.Set("Ratelimit-Remaining", remaining)
-		h.Set("Ratelimit-Reset", reset)
-		h.Set("X-Ratelimit-Remaining", xRemaining)
-		h.Set("X-Ratelimit-Reset", xReset)
+		h := http.Header{
+			"Retry-After":           {retryAfter},
+			"Ratelimit-Remaining":   {remaining},
+			"Ratelimit-Reset":       {reset},
+			"X-Ratelimit-Remaining": {xRemaining},
+			"X-Ratelimit-Reset":     {xReset},
+		}
 
 		// Each pair alone.
 		one, ok1 := httpretry.RateLimitPause(http.Header{"Ratelimit-Remaining": {remaining}, "Ratelimit-Reset": {reset}}, now)
