@@ -20,6 +20,10 @@
 // the other libraries have none), hashicorp/go-retryablehttp and
 // failsafe-go's failsafehttp, and the plain http.Client on the ok server.
 //
+// Each cell (a client against a server) gets a server of its own and warms
+// up first (4 calls per caller, every connection opened), then makes its
+// calls; "new connections" are those the server accepted after the warm-up.
+//
 //	go run ./cmd/httpbench                # one run of every cell
 //	go run ./cmd/httpbench -runs 5        # medians of 5 runs, as run.sh does
 //	go run ./cmd/httpbench -keyed         # also httpretry keyed by host on the flaky server (slow: see README)
@@ -222,14 +226,17 @@ func startServer(c config, inproc bool) (string, func(), error) {
 func run(c config, addr string, cl cell) (result, error) {
 	control := &http.Client{Transport: &http.Transport{}}
 	defer control.CloseIdleConnections()
-	if err := fetch(control, "http://"+addr+"/reset", nil); err != nil {
-		return result{}, err
-	}
 	base := &http.Transport{MaxIdleConnsPerHost: c.callers}
 	get, end := cl.v.make(c, base)
 	prefix := "http://" + addr + "/ok/"
 	if cl.flaky {
 		prefix = "http://" + addr + "/flaky/"
+	}
+	// Warm up: every caller's connection open, the client's lazy state
+	// made; then the server forgets it.
+	drive(get, c.callers, "http://"+addr+"/ok/", min(4*c.callers, c.calls))
+	if err := fetch(control, "http://"+addr+"/reset", nil); err != nil {
+		return result{}, err
 	}
 
 	runtime.GC()
@@ -237,13 +244,39 @@ func run(c config, addr string, cl cell) (result, error) {
 	runtime.ReadMemStats(&m0)
 	cpu0 := cpuTime()
 	start := time.Now()
+	failed := drive(get, c.callers, prefix, c.calls)
+	wall := time.Since(start)
+	cpu := cpuTime() - cpu0
+	runtime.ReadMemStats(&m1)
+	end()
+	base.CloseIdleConnections()
+
+	var st serverStats
+	if err := fetch(control, "http://"+addr+"/stats", &st); err != nil {
+		return result{}, err
+	}
+	n := float64(c.calls)
+	return result{
+		wall:   wall,
+		failed: int(failed),
+		server: st,
+		allocs: float64(m1.Mallocs-m0.Mallocs) / n,
+		bytes:  float64(m1.TotalAlloc-m0.TotalAlloc) / n,
+		cpu:    cpu / time.Duration(c.calls),
+	}, nil
+}
+
+// drive makes calls 0 to n-1 (prefix+id) through get from callers
+// goroutines, each taking the next call when it is done with one, and
+// returns the number of calls that did not end with a 200.
+func drive(get func(string) (*http.Response, error), callers int, prefix string, n int) int64 {
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
-	for range c.callers {
+	for range callers {
 		wg.Go(func() {
 			for {
 				id := int(next.Add(1) - 1)
-				if id >= c.calls {
+				if id >= n {
 					return
 				}
 				resp, err := get(prefix + strconv.Itoa(id))
@@ -260,25 +293,7 @@ func run(c config, addr string, cl cell) (result, error) {
 		})
 	}
 	wg.Wait()
-	wall := time.Since(start)
-	cpu := cpuTime() - cpu0
-	runtime.ReadMemStats(&m1)
-	end()
-	base.CloseIdleConnections()
-
-	var st serverStats
-	if err := fetch(control, "http://"+addr+"/stats", &st); err != nil {
-		return result{}, err
-	}
-	n := float64(c.calls)
-	return result{
-		wall:   wall,
-		failed: int(failed.Load()),
-		server: st,
-		allocs: float64(m1.Mallocs-m0.Mallocs) / n,
-		bytes:  float64(m1.TotalAlloc-m0.TotalAlloc) / n,
-		cpu:    cpu / time.Duration(c.calls),
-	}, nil
+	return failed.Load()
 }
 
 // fetch GETs url and decodes its JSON into v (nil: discards it).
@@ -318,7 +333,7 @@ func med[T ~int64 | ~float64 | ~int](rs []result, f func(result) T) T {
 
 // report prints the table and the goals.
 func report(w io.Writer, cells []cell, res map[string][]result) {
-	fmt.Fprintln(w, "| server | client | wall | requests sent | early retries | failed calls | connections | allocs/call | B/call | client CPU/call |")
+	fmt.Fprintln(w, "| server | client | wall | requests sent | early retries | failed calls | new connections | allocs/call | B/call | client CPU/call |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, cl := range cells {
 		rs := res[cl.String()]
