@@ -28,12 +28,12 @@ type config struct {
 	retryAll  bool // WithRetryNonIdempotent
 }
 
-// The defaults.
-const (
-	// DefaultBodyLimit is how much of a request body without GetBody is
-	// buffered so that it can be sent again (WithBodyLimit).
-	DefaultBodyLimit = 1 << 20
+// DefaultBodyLimit is how much of a request body without GetBody is
+// buffered so that it can be sent again (WithBodyLimit): 1 MiB.
+const DefaultBodyLimit = 1 << 20
 
+// The defaults of a Transport's own scheduler.
+const (
 	// defaultWorkers bounds the attempts running at once on a Transport's
 	// own scheduler: HTTP calls wait on the network, not on a CPU.
 	defaultWorkers = 256
