@@ -51,3 +51,4 @@ step "contention experiment"
 REBOUND_CONTENTION=1 go test -count=1 -run '^TestContention$' -timeout 60m ./contention
 cat "$out/contention.md"
 step "key-rate experiment"; REBOUND_KEYRATE=1 go test -count=1 -run '^TestKeyRate$' -timeout 60m ./keyrate
+step "HTTP scenario"; go run ./cmd/httpbench -runs 11 > "$out/http.md"
