@@ -33,15 +33,17 @@ import (
 func WithAdaptiveKeyRate(opts ...AdaptiveOption) Option {
 	cfg := adaptiveCfg{beta: 0.7, scale: 0.4, floor: 0.5, smooth: 0.8}
 	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
+		if o.apply != nil {
+			o.apply(&cfg)
 		}
 	}
 	return optionFunc(func(c *config) { c.adaptive = &cfg })
 }
 
-// AdaptiveOption tunes WithAdaptiveKeyRate.
-type AdaptiveOption func(*adaptiveCfg)
+// AdaptiveOption tunes WithAdaptiveKeyRate. The zero value changes nothing.
+type AdaptiveOption struct {
+	apply func(*adaptiveCfg)
+}
 
 // AdaptiveBeta sets the factor applied to a key's measured rate on a
 // throttle (default 0.7). It panics unless 0 < beta < 1.
@@ -49,7 +51,7 @@ func AdaptiveBeta(beta float64) AdaptiveOption {
 	if !(beta > 0 && beta < 1) {
 		panic(fmt.Sprintf("scheduler: AdaptiveBeta must be in (0, 1), got %v", beta))
 	}
-	return func(c *adaptiveCfg) { c.beta = beta }
+	return AdaptiveOption{func(c *adaptiveCfg) { c.beta = beta }}
 }
 
 // AdaptiveScale sets the cubic growth's scale (default 0.4): how fast a
@@ -59,7 +61,7 @@ func AdaptiveScale(scale float64) AdaptiveOption {
 	if !(scale > 0) || math.IsInf(scale, 0) {
 		panic(fmt.Sprintf("scheduler: AdaptiveScale must be a positive finite number, got %v", scale))
 	}
-	return func(c *adaptiveCfg) { c.scale = scale }
+	return AdaptiveOption{func(c *adaptiveCfg) { c.scale = scale }}
 }
 
 // AdaptiveFloor sets the lowest rate a key is paced at, in attempts per
@@ -68,7 +70,7 @@ func AdaptiveFloor(perSecond float64) AdaptiveOption {
 	if !(perSecond > 0) || math.IsInf(perSecond, 0) {
 		panic(fmt.Sprintf("scheduler: AdaptiveFloor must be a positive finite number, got %v", perSecond))
 	}
-	return func(c *adaptiveCfg) { c.floor = perSecond }
+	return AdaptiveOption{func(c *adaptiveCfg) { c.floor = perSecond }}
 }
 
 type adaptiveCfg struct {
