@@ -7,6 +7,7 @@ import "sync/atomic"
 type queue struct {
 	buf        []*task
 	head, size int
+	n          atomic.Int32 // size, readable without the lock (an estimate then)
 }
 
 func (q *queue) len() int { return q.size }
@@ -21,7 +22,11 @@ func (q *queue) push(t *task) {
 	}
 	q.buf[(q.head+q.size)%len(q.buf)] = t
 	q.size++
+	q.n.Store(int32(q.size))
 }
+
+// approxLen returns the queue's length without the lock: an estimate.
+func (q *queue) approxLen() int { return int(q.n.Load()) }
 
 func (q *queue) pop() *task {
 	if q.size == 0 {
@@ -31,6 +36,7 @@ func (q *queue) pop() *task {
 	q.buf[q.head] = nil
 	q.head = (q.head + 1) % len(q.buf)
 	q.size--
+	q.n.Store(int32(q.size))
 	if q.size == 0 && len(q.buf) > 1024 {
 		q.buf, q.head = nil, 0 // let a burst's buffer go
 	}

@@ -139,8 +139,8 @@ func (s *Scheduler) pushed(n int) {
 		s.mu.Unlock()
 		return
 	}
-	if int(s.between.Load()) >= s.fresh.len() {
-		return // workers between two jobs will take it
+	if int(s.between.Load()) >= s.fresh.len()+s.ready.approxLen() {
+		return // workers between two jobs will take it (retries first)
 	}
 	if s.idle.Load() == 0 && int(s.workers.Load()) >= s.cfg.workers {
 		return // every worker is busy and takes it next
