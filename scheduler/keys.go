@@ -96,7 +96,7 @@ func (s *Scheduler) waitPause(t *task, ks *keyState, now int64) {
 		s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
 		return
 	}
-	s.parkAt(t, s.resumeAt(ks, now, t))
+	s.parkAt(t, s.resumeAt(ks, now, t), sParked)
 }
 
 // outlasts reports whether waiting from now until due (a key's pause) would

@@ -125,11 +125,8 @@ func (m *mapping[In, Out]) feed(ctx context.Context, s *Scheduler, inputs []In) 
 			if fast {
 				// No key, a context that cannot end: queued without the
 				// lock, one wake decision for the batch (as Submit does).
-				s.submitted.Add(uint64(n))
 				for _, t := range batch[:n] {
-					t.state = sQueued
-					s.emit(ctx, Event{Kind: JobSubmitted})
-					s.fresh.push(&t.task)
+					s.queueFast(&t.task)
 				}
 				s.pushed(n)
 				continue

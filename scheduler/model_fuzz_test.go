@@ -338,6 +338,9 @@ func (r *modelRun) cancelCtx(in *modelInput) {
 	}
 }
 
+// advance moves the bubble's fake time on (the model runs inside
+// synctest.Test: time.Sleep returns once every goroutine of the bubble is
+// blocked and the clock has jumped d, no real time passes).
 func (r *modelRun) advance(in *modelInput) {
 	d := modelAdvances[in.next(len(modelAdvances))]
 	time.Sleep(d)

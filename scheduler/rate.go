@@ -140,13 +140,8 @@ func (s *Scheduler) reserve(t *task, ks *keyState, now int64) bool {
 	s.nPaced++
 	ks.paced++
 	ks.head = t
-	t.state, t.due = sPaced, due
 	s.watchCtx(t)
-	s.heap.push(t)
-	s.ensureTimer()
-	if t.index == 0 && (s.armed == never || due < s.armed) {
-		s.wakeTimer()
-	}
+	s.parkAt(t, due, sPaced)
 	s.changed()
 	return false
 }

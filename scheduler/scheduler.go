@@ -449,12 +449,14 @@ func (s *Scheduler) park(t *task, due int64) {
 		s.signal()
 		return
 	}
-	s.parkAt(t, due)
+	s.parkAt(t, due, sParked)
 }
 
-// parkAt puts t on the heap due at due. Called with mu.
-func (s *Scheduler) parkAt(t *task, due int64) {
-	t.state, t.due = sParked, due
+// parkAt puts t on the heap due at due, in state: sParked (a retry, or a
+// job waiting out its key's pause) or sPaced (its key's paced head). Called
+// with mu.
+func (s *Scheduler) parkAt(t *task, due int64, state uint8) {
+	t.state, t.due = state, due
 	s.heap.push(t)
 	s.ensureTimer()
 	if t.index == 0 && (s.armed == never || due < s.armed) {

@@ -99,13 +99,10 @@ func (s *Scheduler) cancelEverything() {
 		switch t.state {
 		case sParked:
 			t.state = sQueued // already off the heap
-		case sPaced:
-			t.index = -1 // off the heap, or never on it
-			if ks := s.keyOf(t); ks != nil {
-				ks.head = nil // (its line is being emptied too)
-			}
+		case sPaced: // off the heap, or never on it; its line is emptied too
 			s.nPaced--
 			if ks := s.keyOf(t); ks != nil {
+				ks.head = nil
 				ks.paced--
 			}
 			t.state = sQueued

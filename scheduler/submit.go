@@ -120,11 +120,17 @@ func (s *Scheduler) admit(t *task, block bool) error {
 // end, without the lock: the lock is taken only to wake or start a worker,
 // or when the scheduler stopped meanwhile.
 func (s *Scheduler) enqueueFast(t *task) {
+	s.queueFast(t)
+	s.pushed(1)
+}
+
+// queueFast counts admitted t as submitted and pushes it to the inbox,
+// without the lock; the caller then calls pushed.
+func (s *Scheduler) queueFast(t *task) {
 	t.state = sQueued // before the push: a worker reads it after its pop
 	s.submitted.Add(1)
 	s.emit(t.ctx, Event{Kind: JobSubmitted})
 	s.fresh.push(t)
-	s.pushed(1)
 }
 
 // pushed makes sure that the n tasks just pushed to the inbox without the
