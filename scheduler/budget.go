@@ -149,7 +149,7 @@ func (s *Scheduler) deposit(t *task) {
 	}
 	now := s.now()
 	s.globalBucket().deposit(now)
-	if ks := s.keys[t.run.Key()]; ks != nil && t.run.Key() != "" {
+	if ks := s.keyOf(t); ks != nil {
 		s.keyBucket(ks).deposit(now)
 	}
 }
@@ -164,7 +164,7 @@ func (s *Scheduler) spend(t *task) bool {
 	now := s.now()
 	g := s.globalBucket()
 	var kb *bucket
-	if ks := s.keys[t.run.Key()]; ks != nil && t.run.Key() != "" {
+	if ks := s.keyOf(t); ks != nil {
 		kb = s.keyBucket(ks)
 	}
 	if !g.allows(now) || (kb != nil && !kb.allows(now)) {
