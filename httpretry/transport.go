@@ -114,13 +114,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.key != nil {
 		c.key = t.key(req)
 	}
-	var f *job.Future[*http.Response]
+	// The first attempt runs on this goroutine when the scheduler has a
+	// free place; the job ends when req's context does.
+	var resp *http.Response
+	var err error
 	if c.key == "" {
-		f = scheduler.Submit(t.s, req.Context(), c.attempt, t.policy)
+		resp, err = scheduler.Do(t.s, req.Context(), c.attempt, t.policy)
 	} else {
-		f = scheduler.Submit(t.s, req.Context(), c.attempt, t.policy, job.Key(c.key))
+		resp, err = scheduler.Do(t.s, req.Context(), c.attempt, t.policy, job.Key(c.key))
 	}
-	resp, err := f.Wait(context.Background()) // the job ends when req's context does
 	return c.finish(resp, err)
 }
 

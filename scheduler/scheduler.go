@@ -217,22 +217,48 @@ func (s *Scheduler) worker(id int) {
 				continue
 			}
 		}
-		if !s.runOne(id, t, &spare) {
+		if !s.runOne(id, t, &spare, true) {
 			return // abandoned: mu is not held
 		}
 	}
 }
 
+// runInline runs t's attempt on the calling goroutine (Do) as if on a
+// worker: it takes a free worker place for the attempt, so that
+// WithWorkers bounds inline attempts too, and gives it back afterwards,
+// waking a worker for a job queued meanwhile that counted on it. Called
+// with mu and a free place; returns without mu.
+func (s *Scheduler) runInline(t *task, a *job.Attempt) {
+	id := s.freeIDs[len(s.freeIDs)-1]
+	s.freeIDs = s.freeIDs[:len(s.freeIDs)-1]
+	s.workers.Add(1)
+	s.workersDone.Add(1)
+	if !s.runOne(id, t, &a, false) {
+		return // abandoned: its place was given back then
+	}
+	// A submission that saw this place busy, or this caller between two
+	// jobs, woke no worker: the caller leaves instead of taking the job.
+	s.workers.Add(-1)
+	s.freeIDs = append(s.freeIDs, id)
+	if s.fresh.len()+s.ready.len() > 0 {
+		s.signal()
+	}
+	s.mu.Unlock()
+	s.workersDone.Done()
+}
+
 // runOne runs one attempt of t and acts on its verdict. Called with mu, and
 // returns with mu held, unless t was abandoned meanwhile: then it returns
-// false without mu, and the calling worker must exit.
+// false without mu, and the calling worker must exit. *spare is the
+// attempt's context; with refill (a worker) it is replaced, outside the
+// lock, for the worker's next attempt.
 //
 // The lock is handed off at two points, each documented where it happens:
 // released while the attempt runs (taken back as it returns, when what the
 // attempt means for other jobs takes effect: returned), and released while
 // the verdict and the hooks run (user code: conclude), taken once in
 // between to fix a retry's due time and budget token before any hook runs.
-func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
+func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt, refill bool) bool {
 	n, ok := s.begin(id, t, spare)
 	if !ok {
 		return true // t ended before its attempt
@@ -240,7 +266,9 @@ func (s *Scheduler) runOne(id int, t *task, spare **job.Attempt) bool {
 	a := s.attempts[id]
 	s.mu.Unlock() // hand-off 1: the attempt runs without the lock
 
-	*spare = new(job.Attempt)
+	if refill {
+		*spare = new(job.Attempt) // a worker's next attempt's context
+	}
 	var watchdog *clock.Timer
 	if to := t.run.Policy().AttemptTimeout(); to > 0 && to <= math.MaxInt64-s.cfg.grace {
 		watchdog = s.clock.AfterFunc(to+s.cfg.grace, func() { s.overrun(t, n) })

@@ -26,6 +26,51 @@ func Submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 	return f
 }
 
+// Do runs op as a job and returns its value and error once the job has
+// ended: Submit followed by Wait, made cheaper for a caller that blocks
+// anyway. When a worker's place is free and no job is queued, the job's
+// first attempt runs on the calling goroutine, after the same admission and
+// key gates as any attempt and counted against WithWorkers like one, so
+// the bound on attempts running at once holds. Its retries, and a first
+// attempt that finds no free place or must wait for its key, run on the
+// workers while Do waits. Everything else is Submit's: Do blocks while the
+// scheduler is full; ctx's end ends the job (its error's Reason is then
+// ctx's cause); hooks, keys, budgets and the observer apply; the error is
+// nil or a *job.Error. Do panics as Submit does.
+func Do[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts ...job.Option) (T, error) {
+	check(s, ctx, op == nil)
+	cfg := job.Configure(s.defaults, opts...)
+	t := newTask(s, ctx, job.OpFunc[T](op), &cfg)
+	s.call(&t.task)
+	return t.p.Future().Wait(nil)
+}
+
+// call admits t and runs its first attempt on the calling goroutine when a
+// worker's place is free, nothing is queued and its key lets it; otherwise
+// it queues t (or leaves it where its key's gate put it). It returns when
+// the inline attempt is over, or at once.
+func (s *Scheduler) call(t *task) {
+	if err := s.take1(t.ctx, true); err != nil {
+		s.mu.Lock()
+		s.resolve(t, t.run.Fail(err), endCanceled) // never admitted
+		s.mu.Unlock()
+		return
+	}
+	a := new(job.Attempt) // made outside the lock, as a worker's is
+	s.mu.Lock()
+	if s.acceptLocked(t, true) == nil && t.state == sQueued {
+		switch {
+		case len(s.freeIDs) == 0 || s.fresh.len()+s.ready.len() > 0:
+			s.fresh.push(t) // no place, or jobs before it: the workers' turn
+			s.signal()
+		case s.gate(t):
+			s.runInline(t, a)
+			return
+		}
+	}
+	s.mu.Unlock()
+}
+
 // TrySubmit is Submit that never blocks. It returns nil and the reason
 // whenever the job was not accepted: ErrQueueFull when the scheduler is
 // full, job.ErrClosed once it has shut down.
@@ -261,6 +306,20 @@ func (s *Scheduler) endQueued() {
 // a blocking caller's job resolves with job.ErrClosed and a non-blocking
 // caller's is given back; both return job.ErrClosed. Called with mu.
 func (s *Scheduler) enqueueLocked(t *task, block bool) error {
+	if err := s.acceptLocked(t, block); err != nil || t.state != sQueued {
+		return err
+	}
+	s.fresh.push(t)
+	s.signal()
+	return nil
+}
+
+// acceptLocked counts an admitted job as submitted and registers it with
+// its context and key, leaving it sQueued for the caller to queue or run;
+// a job whose context has ended already resolves (sDone). When intake has
+// stopped meanwhile it returns job.ErrClosed, as enqueueLocked does. Called
+// with mu.
+func (s *Scheduler) acceptLocked(t *task, block bool) error {
 	if s.phase.Load() != open {
 		s.release1()
 		if block {
@@ -280,7 +339,5 @@ func (s *Scheduler) enqueueLocked(t *task, block bool) error {
 		s.key(k).jobs++
 		t.keyed = true
 	}
-	s.fresh.push(t)
-	s.signal()
 	return nil
 }
