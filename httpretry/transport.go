@@ -172,6 +172,33 @@ func Attempts(resp *http.Response) int {
 // the attempt's number.
 type attemptsKey struct{}
 
+// detached is the parent of an attempt's request context: the attempt's
+// values and number, without its end (context.WithoutCancel and
+// context.WithValue in one).
+type detached struct {
+	attempt context.Context
+	n       int
+}
+
+func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detached) Done() <-chan struct{}       { return nil }
+func (detached) Err() error                  { return nil }
+
+func (d detached) Value(key any) any {
+	if key == (attemptsKey{}) {
+		return d.n
+	}
+	return d.attempt.Value(key)
+}
+
+// afterFunc is context.AfterFunc, cheaper on a scheduler's attempt context.
+func afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	if a, ok := ctx.(*job.Attempt); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(ctx, f)
+}
+
 // drainLimit is how much of a failed attempt's response body is read, and
 // kept for the caller should that response be the last: a body read to its
 // end lets its connection be reused.
@@ -202,9 +229,8 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	// The request's context follows the attempt's only until the headers
 	// have come: the attempt's context ends when this function returns,
 	// and the final response's body must outlive it.
-	n := job.AttemptFrom(actx)
-	rctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(actx), attemptsKey{}, n))
-	stop := context.AfterFunc(actx, cancel)
+	rctx, cancel := context.WithCancel(detached{actx, job.AttemptFrom(actx)})
+	stop := afterFunc(actx, cancel)
 	r := c.req.WithContext(rctx)
 	r.Body = body
 	if c.kind == bufferedBody {

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,18 @@ type Attempt struct {
 	n      int
 	state  atomic.Uint32 // 0: alive; else why it ended (see errOf)
 	std    atomic.Pointer[stdCtx]
+
+	mu         sync.Mutex
+	after      *afterFunc  // AfterFunc's registrations, while a is alive
+	stopParent func() bool // ends the watch of an ending parent for AfterFunc; nil: none
+}
+
+// afterFunc is one registration of Attempt.AfterFunc.
+type afterFunc struct {
+	a    *Attempt
+	f    func()
+	next *afterFunc
+	done bool // f has run or been stopped; guarded by a.mu
 }
 
 // stdCtx is the standard context behind an Attempt.
@@ -143,11 +156,72 @@ func (a *Attempt) Cancel(err error) {
 	if s := a.std.Load(); s != nil {
 		s.cancel()
 	}
+	a.mu.Lock()
+	list := a.after
+	a.after = nil
+	for r := list; r != nil; r = r.next {
+		if !r.done {
+			r.done = true
+			go r.f()
+		}
+	}
+	a.mu.Unlock()
+}
+
+// AfterFunc arranges to call f in its own goroutine once the attempt's
+// context has ended, as context.AfterFunc(a, f) does, and returns a stop
+// function with the same contract (true: the call to f was stopped). It is
+// cheaper than context.AfterFunc(a, f): it does not make the standard
+// context behind the attempt (see Attempt), so an operation that hands
+// work past its attempt (net/http's response bodies, in package httpretry)
+// pays a few words per attempt, not a context tree.
+func (a *Attempt) AfterFunc(f func()) (stop func() bool) {
+	if s := a.std.Load(); s != nil {
+		// A standard context is in place (perhaps a timeout's, which ends
+		// on its own): it ends whenever a does.
+		return context.AfterFunc(s.ctx, f)
+	}
+	// Without one, a ends only by Cancel (its own end included) or by
+	// the end of its parent, which is watched once for every
+	// registration.
+	r := &afterFunc{a: a, f: f}
+	a.mu.Lock()
+	if a.state.Load() != alive {
+		r.done = true
+		a.mu.Unlock()
+		go f()
+		return r.stop
+	}
+	r.next = a.after
+	a.after = r
+	if a.stopParent == nil && a.parent != nil && a.parent.Done() != nil {
+		// (Under a.mu: context.AfterFunc never calls back synchronously.)
+		a.stopParent = context.AfterFunc(a.parent, func() { a.Cancel(a.parent.Err()) })
+	}
+	a.mu.Unlock()
+	return r.stop
+}
+
+// stop is the stop function of an AfterFunc registration.
+func (r *afterFunc) stop() bool {
+	r.a.mu.Lock()
+	defer r.a.mu.Unlock()
+	if r.done {
+		return false
+	}
+	r.done = true
+	return true
 }
 
 // end releases a once its attempt has returned.
 func (a *Attempt) end() {
 	a.Cancel(context.Canceled)
+	a.mu.Lock()
+	stop := a.stopParent
+	a.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	if s := a.std.Load(); s != nil {
 		s.cancel() // a timer context ended by its own deadline: release it
 		if s.timer != nil {

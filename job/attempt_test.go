@@ -191,3 +191,77 @@ func TestCallOutcome(t *testing.T) {
 		t.Errorf("Hint of a plain error = %v, want -1", o.Hint)
 	}
 }
+
+// Attempt.AfterFunc calls f once the attempt has ended, whatever ended it,
+// unless stopped first, like context.AfterFunc.
+func TestAttemptAfterFunc(t *testing.T) {
+	cases := []struct {
+		name string
+		p    *job.Policy
+		end  func(a *job.Attempt, cancelParent context.CancelFunc) // ends the running attempt; nil: it returns
+	}{
+		{"canceled", job.NewPolicy(), func(a *job.Attempt, _ context.CancelFunc) { a.Cancel(context.Canceled) }},
+		{"parent ends", job.NewPolicy(), func(_ *job.Attempt, cancel context.CancelFunc) { cancel() }},
+		{"timeout", job.NewPolicy(job.AttemptTimeout(time.Second)), func(*job.Attempt, context.CancelFunc) {}},
+		{"returns", job.NewPolicy(), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				parent, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				a := new(job.Attempt)
+				ran, stoppedRan := make(chan struct{}), false
+				var stopLater func() bool
+				runAttempt(parent, tc.p, &job.Env{}, a, func(ctx context.Context) (int, error) {
+					stop := a.AfterFunc(func() { stoppedRan = true })
+					if !stop() {
+						t.Error("stop before the end = false, want true")
+					}
+					stopLater = a.AfterFunc(func() { close(ran) })
+					if tc.end == nil {
+						return 0, nil
+					}
+					tc.end(a, cancel)
+					<-ctx.Done()
+					return 0, ctx.Err()
+				})
+				select {
+				case <-ran:
+				case <-time.After(time.Minute):
+					t.Fatal("f did not run after the attempt ended")
+				}
+				if stopLater() {
+					t.Error("stop after f ran = true, want false")
+				}
+				synctest.Wait()
+				if stoppedRan {
+					t.Error("a stopped f ran")
+				}
+			})
+		})
+	}
+}
+
+// AfterFunc on an attempt that has ended already calls f at once; on a
+// running attempt whose parent never ends it starts nothing until the end.
+func TestAttemptAfterFuncEnded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := new(job.Attempt)
+		var during int
+		runAttempt(context.Background(), job.NewPolicy(), &job.Env{}, a, func(ctx context.Context) (int, error) {
+			before := runtime.NumGoroutine()
+			a.AfterFunc(func() {})()
+			during = runtime.NumGoroutine() - before
+			return 0, nil
+		})
+		if during != 0 {
+			t.Errorf("AfterFunc started %d goroutines on a live attempt, want 0", during)
+		}
+		ran := make(chan struct{})
+		if a.AfterFunc(func() { close(ran) })() {
+			t.Error("stop on an ended attempt = true, want false (f is called at once)")
+		}
+		<-ran
+	})
+}
