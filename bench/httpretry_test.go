@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +83,57 @@ func BenchmarkHTTP(b *testing.B) {
 			})
 		})
 	}
+}
+
+// The retry layer alone: one request at a time through each client over a
+// canned RoundTripper that answers 200 at once, no network and no server.
+// What is left is what each layer adds to a request: for httpretry, the
+// job, its first attempt run inline, the attempt's request context and the
+// final body's wrapper.
+func BenchmarkHTTPLayer(b *testing.B) {
+	policy := job.NewPolicy(job.MaxAttempts(4), job.Wait(wait.Exponential(10*time.Millisecond, 2, time.Second)))
+	canned := cannedTransport{}
+	clients := []struct {
+		name string
+		rt   func() (http.RoundTripper, func())
+	}{
+		{"plain", func() (http.RoundTripper, func()) { return canned, func() {} }},
+		{"httpretry", func() (http.RoundTripper, func()) {
+			tr := httpretry.NewTransport(canned, httpretry.WithPolicy(policy))
+			return tr, func() { tr.Close() }
+		}},
+		{"failsafehttp", func() (http.RoundTripper, func()) {
+			rp := failsafehttp.NewRetryPolicyBuilder().WithBackoff(10*time.Millisecond, time.Second).WithMaxRetries(3).Build()
+			return failsafehttp.NewRoundTripper(canned, rp), func() {}
+		}},
+	}
+	for _, c := range clients {
+		b.Run(c.name, func(b *testing.B) {
+			rt, end := c.rt()
+			defer end()
+			req, err := http.NewRequest(http.MethodGet, "http://api.example.com/x", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+}
+
+// cannedTransport answers every request 200 with a short body.
+type cannedTransport struct{}
+
+func (cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok\n")), Request: r}, nil
 }

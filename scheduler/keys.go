@@ -73,7 +73,7 @@ func (s *Scheduler) gate(t *task) bool {
 	if t.slot {
 		return true
 	}
-	if t.state != sTokened && !s.pace(t, ks, s.now()) {
+	if t.state != sTokened && ks.limiter() != nil && !s.pace(t, ks, s.now()) {
 		return false // waits on the heap for its token, or gave up
 	}
 	if s.cfg.keyLimit > 0 && ks.running >= s.cfg.keyLimit {
@@ -228,6 +228,10 @@ func (s *Scheduler) admitWaiting(ks *keyState) {
 // dropIfIdle forgets an idle key. Called with mu.
 func (s *Scheduler) dropIfIdle(k string, ks *keyState) {
 	if ks.jobs > 0 || ks.running > 0 {
+		return
+	}
+	if ks.paused == never && ks.lim == nil && ks.adaptive == nil {
+		delete(s.keys, k) // the common case, without reading the clock
 		return
 	}
 	now := s.now()

@@ -67,6 +67,7 @@ func main() {
 	inproc := flag.Bool("inproc", false, "run the server in this process (allocations and CPU then include it)")
 	runs := flag.Int("runs", 1, "repeat every cell this many times, rotating the order, and report medians")
 	keyed := flag.Bool("keyed", false, "also run httpretry keyed by host on the flaky server")
+	okOnly := flag.Bool("ok", false, "run only the all-200 server's cells (the per-request overhead)")
 	flag.IntVar(&c.calls, "calls", 10_000, "GETs per cell")
 	flag.IntVar(&c.callers, "callers", 64, "concurrent callers")
 	flag.IntVar(&c.attempts, "attempts", 4, "attempts per call, the first included, for every client")
@@ -88,7 +89,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "httpbench: -fail-until must not exceed -attempts: every call must succeed")
 		os.Exit(2)
 	}
-	cells := cellsFor(*keyed)
+	cells := cellsFor(*keyed, *okOnly)
 	res, err := measure(c, cells, *runs, *inproc)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "httpbench:", err)
@@ -156,11 +157,14 @@ func (c cell) String() string {
 	return "ok / " + c.v.name
 }
 
-func cellsFor(keyed bool) []cell {
+func cellsFor(keyed, okOnly bool) []cell {
 	cells := []cell{
 		{false, plain}, {false, rebound}, {false, reboundNoKey}, {false, retryable}, {false, failsafe},
-		{true, reboundNoKey}, {true, retryable}, {true, failsafe},
 	}
+	if okOnly {
+		return cells
+	}
+	cells = append(cells, cell{true, reboundNoKey}, cell{true, retryable}, cell{true, failsafe})
 	if keyed {
 		cells = append(cells, cell{true, rebound})
 	}
@@ -357,12 +361,32 @@ func report(w io.Writer, cells []cell, res map[string][]result) {
 	cpu := func(flaky bool, v variant) float64 {
 		return float64(med(res[cell{flaky, v}.String()], func(r result) int64 { return int64(r.cpu) }))
 	}
+	// paired is the median over runs of the ratio within one run: each
+	// run measures every cell within seconds, so a machine that is slower
+	// for a while weighs on both sides of a ratio.
+	paired := func(num, den cell, of func(result) int64) float64 {
+		a, b := res[num.String()], res[den.String()]
+		rs := make([]float64, 0, len(a))
+		for i := range min(len(a), len(b)) {
+			rs = append(rs, float64(of(a[i]))/float64(of(b[i])))
+		}
+		return median(rs)
+	}
+	wallOf := func(r result) int64 { return int64(r.wall) }
+	cpuOf := func(r result) int64 { return int64(r.cpu) }
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| ratio | wall (of medians) | client CPU (of medians) | wall (median of paired runs) | client CPU (median of paired runs) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	for _, v := range []variant{rebound, reboundNoKey, retryable, failsafe} {
+		fmt.Fprintf(w, "| ok: %s / plain | %.2f | %.2f | %.2f | %.2f |\n", v.name, wall(false, v)/wall(false, plain), cpu(false, v)/cpu(false, plain),
+			paired(cell{false, v}, cell{false, plain}, wallOf), paired(cell{false, v}, cell{false, plain}, cpuOf))
+	}
+	if len(res[cell{true, reboundNoKey}.String()]) == 0 {
+		return
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| ratio (medians) | wall | client CPU |")
 	fmt.Fprintln(w, "|---|---:|---:|")
-	for _, v := range []variant{rebound, reboundNoKey, retryable, failsafe} {
-		fmt.Fprintf(w, "| ok: %s / plain | %.2f | %.2f |\n", v.name, wall(false, v)/wall(false, plain), cpu(false, v)/cpu(false, plain))
-	}
 	for _, v := range []variant{retryable, failsafe} {
 		fmt.Fprintf(w, "| flaky: httpretry, no key / %s | %.2f | %.2f |\n", v.name, wall(true, reboundNoKey)/wall(true, v), cpu(true, reboundNoKey)/cpu(true, v))
 	}

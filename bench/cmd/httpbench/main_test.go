@@ -13,7 +13,7 @@ import (
 func BenchmarkHTTPSmoke(b *testing.B) {
 	c := config{calls: 200, callers: 8, attempts: 4, base: 1e6, cap: 1e8,
 		pattern: pattern{Seed: 3, P503: 0.10, P429: 0.01, RetryAfter: 1, FailUntil: 4}}
-	cells := cellsFor(false)
+	cells := cellsFor(false, false)
 	for b.Loop() {
 		res, err := measure(c, cells, 1, true)
 		if err != nil {
