@@ -28,6 +28,15 @@ import (
 // steps from what it sent towards what the server takes, instead of to the
 // floor. A paced key sends evenly (a burst of one token).
 //
+// A throttle with a Retry-After pauses the key as well, so probing past
+// what the server takes costs a whole pause, not one wasted attempt. After
+// such a throttle the key's rate grows back only to 0.85 of the rate that
+// drew it, and holds there for 20 times the pause (20s after a
+// Retry-After of 1s) before probing past it: probing then costs the key
+// about one pause in 20. When jobs were waiting for the key's tokens, the
+// rate that drew the throttle is the key's rate, not its measured rate
+// (which counts the pause as idle time).
+//
 // A key dropped while idle starts unrestricted again. s.SetKeyRate sets a
 // fixed rate for one key instead. It panics on invalid tuning.
 func WithAdaptiveKeyRate(opts ...AdaptiveOption) Option {
@@ -83,6 +92,13 @@ const rateBucket = int64(500 * time.Millisecond)
 // coldMin is the shortest time a key's cold-start rate is measured over.
 const coldMin = int64(100 * time.Millisecond)
 
+// After a throttle that paused the key (a Retry-After), probing past the
+// rate that drew it costs a whole pause, not one wasted attempt: the rate
+// then grows back to hintedMax of it, and holds there for hintedHold times
+// the pause before probing past it, so that probing costs the key about
+// one pause in every hintedHold.
+var hintedMax, hintedHold = 0.85, 20.0
+
 // adaptive is one key's CUBIC state. Times are the scheduler's.
 type adaptive struct {
 	cfg        *adaptiveCfg
@@ -94,6 +110,7 @@ type adaptive struct {
 	measured   float64       // smoothed attempts sent per second; 0: no bucket completed
 	lastMax    float64       // the rate at the last throttle
 	lastDrop   int64         // when the rate last dropped; never: not yet
+	hold       float64       // seconds the rate stays at lastMax before probing past it
 }
 
 func newAdaptive(cfg *adaptiveCfg, now int64) *adaptive {
@@ -139,7 +156,7 @@ func (a *adaptive) sent(now int64) {
 
 // observe updates the key's rate after the answer to an attempt that
 // started at sent: throttled or not. Called with mu.
-func (a *adaptive) observe(now int64, throttled bool, at time.Time, sent int64) {
+func (a *adaptive) observe(now int64, throttled bool, hint time.Duration, saturated bool, at time.Time, sent int64) {
 	var calculated float64
 	switch {
 	case throttled && a.lastDrop != never && sent <= a.lastDrop:
@@ -148,14 +165,27 @@ func (a *adaptive) observe(now int64, throttled bool, at time.Time, sent int64) 
 		use := a.rateMeasured(now)
 		if a.lim != nil {
 			use = min(use, float64(a.lim.Limit()))
+			if saturated && hint > 0 {
+				// Jobs wait for its tokens: the key sends at its rate,
+				// which its measured rate understates after a pause
+				// (it counts the pause as idle).
+				use = float64(a.lim.Limit())
+			}
 		}
-		a.lastMax = use
+		a.lastMax, a.hold = use, 0
+		if hint > 0 {
+			a.lastMax = use * hintedMax
+			a.hold = hint.Seconds() * hintedHold
+		}
 		a.lastDrop = now
 		calculated = use * a.cfg.beta
 	case a.lim == nil:
 		return // unrestricted until throttled
 	default:
 		t := float64(now-a.lastDrop)/float64(time.Second) - a.window()
+		if t > 0 {
+			t = max(0, t-a.hold)
+		}
 		calculated = a.cfg.scale*t*t*t + a.lastMax
 	}
 	newRate := min(calculated, 2*a.rateMeasured(now))

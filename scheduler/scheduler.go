@@ -338,7 +338,7 @@ func (s *Scheduler) returned(id int, t *task, o job.Outcome, obs Observer) bool 
 	s.pause(t, o.Hint)
 	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
 		now := s.now()
-		ks.adaptive.observe(now, o.Throttled, s.timeAt(now), t.due)
+		ks.adaptive.observe(now, o.Throttled, o.Hint, ks.paced > 0, s.timeAt(now), t.due)
 	}
 	if o.Failed() || t.run.Policy().Hooked() || s.cfg.logger != nil || obs != nil {
 		return false
