@@ -15,11 +15,11 @@ type watch struct {
 	stop func() bool
 }
 
-// watchCtx registers t with its context's watch. Called with mu.
+// watchCtx registers t with its context's watch, once. Called with mu.
 func (s *Scheduler) watchCtx(t *task) {
 	done := t.ctx.Done()
-	if done == nil {
-		return // never canceled
+	if done == nil || t.watch != nil {
+		return // never canceled, or registered already
 	}
 	w := s.watches[done]
 	if w == nil {

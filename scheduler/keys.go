@@ -20,9 +20,10 @@ import (
 type keyState struct {
 	jobs     int // live jobs of the key: queued, waiting, running or parked
 	running  int
-	paced    int   // jobs waiting for the key's token: head and line
-	head     *task // the paced job on the heap, its token reserved; nil: none
-	line     queue // the paced jobs behind it, no heap entry yet
+	paced    int               // jobs waiting for the key's token: head and line
+	head     *task             // the paced job on the heap, its token reserved; nil: none
+	res      *rate.Reservation // head's token, given back if head ends before it is due
+	line     queue             // the paced jobs behind it, no heap entry yet
 	waiting  queue
 	paused   int64 // scheduler time the pause ends; never: none
 	budget   *bucket

@@ -112,7 +112,6 @@ func (s *Scheduler) pace(t *task, ks *keyState, now int64) bool {
 		s.nPaced++
 		ks.paced++
 		t.state = sPaced
-		s.watchCtx(t)
 		ks.line.push(t)
 		s.changed()
 		return false
@@ -139,8 +138,7 @@ func (s *Scheduler) reserve(t *task, ks *keyState, now int64) bool {
 	}
 	s.nPaced++
 	ks.paced++
-	ks.head = t
-	s.watchCtx(t)
+	ks.head, ks.res = t, r
 	s.parkAt(t, due, sPaced)
 	s.changed()
 	return false
@@ -157,7 +155,12 @@ func (s *Scheduler) unpace(t *task) {
 	}
 	ks.paced--
 	if ks.head == t {
-		ks.head = nil
+		if t.state == sDone {
+			// It ended before its token was due: the token is the
+			// next job's.
+			ks.res.CancelAt(s.timeAt(s.now()))
+		}
+		ks.head, ks.res = nil, nil
 		s.nextPaced(ks)
 	}
 }

@@ -230,3 +230,44 @@ func TestKeyRateChangeAppliesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// The context of a key's paced jobs, its head on the heap and the rest in
+// line, ends each of them at once, exactly once; the key's next job is not
+// held back by them. (A paced job used to be registered with its context a
+// second time, and the context's end then crashed the scheduler.)
+func TestKeyRatePacedJobsCanceled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithKeyRate(1, 1))
+		defer s.Close()
+		ctx, cancel := context.WithCancelCause(context.Background())
+		gone := errors.New("caller gone")
+		var fs []*job.Future[int]
+		for range 4 {
+			fs = append(fs, scheduler.Submit(s, ctx, func(context.Context) (int, error) { return 1, nil }, job.Key("a")))
+		}
+		if _, err := fs[0].Wait(context.Background()); err != nil {
+			t.Fatalf("first job: %v", err)
+		}
+		if st := s.Stats(); st.Paced != 3 {
+			t.Fatalf("Stats().Paced = %d, want 3 (one on the heap, two in line)", st.Paced)
+		}
+		cancel(gone)
+		for i, f := range fs[1:] {
+			_, err := f.Wait(context.Background())
+			if je := jobError(t, err); je.Reason != gone || je.Attempts != 0 {
+				t.Errorf("paced job %d: %v; want Reason %v after 0 attempts", i+1, err, gone)
+			}
+		}
+		st := checkEnded(t, s)
+		if st.Canceled != 3 || st.Paced != 0 {
+			t.Errorf("stats %+v: want 3 canceled, none paced", st)
+		}
+		start := time.Now()
+		if _, err := scheduler.Submit(s, context.Background(), func(context.Context) (int, error) { return 1, nil }, job.Key("a")).Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("the key's next job waited %v, want at most its one token's 1s", d)
+		}
+	})
+}

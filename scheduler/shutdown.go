@@ -102,7 +102,7 @@ func (s *Scheduler) cancelEverything() {
 		case sPaced: // off the heap, or never on it; its line is emptied too
 			s.nPaced--
 			if ks := s.keyOf(t); ks != nil {
-				ks.head = nil
+				ks.head, ks.res = nil, nil
 				ks.paced--
 			}
 			t.state = sQueued
