@@ -182,6 +182,38 @@ func TestDoContextEnds(t *testing.T) {
 	})
 }
 
+// A job of Do that waits, for its retry or for its key, ends as soon as
+// its context does, as a submitted job would: its inline first attempt
+// registered it with its context only when it had to wait.
+func TestDoContextEndsWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New()
+		defer s.Close()
+		gone := errors.New("caller gone")
+		for _, tc := range []struct {
+			name  string
+			setup func()
+			op    func(context.Context) (int, error)
+		}{
+			{"parked retry", func() {}, func(context.Context) (int, error) { return 0, errBoom }},
+			{"paused key", func() { s.PauseKey("h", time.Hour) }, func(context.Context) (int, error) { return 1, nil }},
+		} {
+			tc.setup()
+			ctx, cancel := context.WithCancelCause(context.Background())
+			time.AfterFunc(time.Second, func() { cancel(gone) })
+			start := time.Now()
+			_, err := scheduler.Do(s, ctx, tc.op, constant(time.Hour), job.Key("h"), job.MaxWait(2*time.Hour))
+			if je := jobError(t, err); je.Reason != gone {
+				t.Errorf("%s: %v; want Reason %v", tc.name, err, gone)
+			}
+			if d := time.Since(start); d != time.Second {
+				t.Errorf("%s: Do returned after %v, want 1s (when its context ended)", tc.name, d)
+			}
+		}
+		checkEnded(t, s)
+	})
+}
+
 // Close during an inline attempt cancels it and ends the job with
 // job.ErrClosed; Do on a closed scheduler makes no attempt; no goroutine is
 // left (goleak, at the end of the package's tests).

@@ -471,6 +471,7 @@ func (s *Scheduler) park(t *task, due int64) {
 		return
 	}
 	s.st.Retried++
+	s.watchCtx(t) // (a job whose first attempt ran inline registers now)
 	if due <= s.now() {
 		t.state = sQueued
 		s.ready.push(t)

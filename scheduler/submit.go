@@ -59,13 +59,20 @@ func (s *Scheduler) call(t *task) {
 	a := new(job.Attempt) // made outside the lock, as a worker's is
 	s.mu.Lock()
 	if s.acceptLocked(t, true) == nil && t.state == sQueued {
+		// A job that waits is registered with its context, so that the
+		// context's end ends it at once. The inline attempt needs no
+		// registration: its context derives from the job's, and a retry
+		// registers when it parks.
 		switch {
 		case len(s.freeIDs) == 0 || s.fresh.len()+s.ready.len() > 0:
+			s.watchCtx(t)
 			s.fresh.push(t) // no place, or jobs before it: the workers' turn
 			s.signal()
 		case s.gate(t):
 			s.runInline(t, a)
 			return
+		case t.state != sDone:
+			s.watchCtx(t) // its key made it wait
 		}
 	}
 	s.mu.Unlock()
@@ -309,16 +316,17 @@ func (s *Scheduler) enqueueLocked(t *task, block bool) error {
 	if err := s.acceptLocked(t, block); err != nil || t.state != sQueued {
 		return err
 	}
+	s.watchCtx(t)
 	s.fresh.push(t)
 	s.signal()
 	return nil
 }
 
 // acceptLocked counts an admitted job as submitted and registers it with
-// its context and key, leaving it sQueued for the caller to queue or run;
-// a job whose context has ended already resolves (sDone). When intake has
-// stopped meanwhile it returns job.ErrClosed, as enqueueLocked does. Called
-// with mu.
+// its key, leaving it sQueued for the caller to queue (registered with its
+// context first) or run; a job whose context has ended already resolves
+// (sDone). When intake has stopped meanwhile it returns job.ErrClosed, as
+// enqueueLocked does. Called with mu.
 func (s *Scheduler) acceptLocked(t *task, block bool) error {
 	if s.phase.Load() != open {
 		s.release1()
@@ -334,7 +342,6 @@ func (s *Scheduler) acceptLocked(t *task, block bool) error {
 		s.resolve(t, t.run.Fail(context.Cause(t.ctx)), endCanceled)
 		return nil
 	}
-	s.watchCtx(t)
 	if k := t.run.Key(); k != "" {
 		s.key(k).jobs++
 		t.keyed = true
