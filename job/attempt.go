@@ -292,6 +292,9 @@ func (f OpFunc[T]) Run(ctx context.Context) (T, error) { return f(ctx) }
 func Call[T any](ctx context.Context, r *Run, a *Attempt, op Op[T]) (T, Outcome) {
 	n := r.attempts
 	timeout, bounded := r.AttemptTimeout()
+	if bounded && r.boundedByCtx(ctx) {
+		bounded = false // ctx's deadline ends it
+	}
 	actx := ctx
 	switch {
 	case a != nil || bounded:

@@ -176,6 +176,27 @@ func (r *Run) AttemptTimeout() (d time.Duration, ok bool) {
 	return d, true
 }
 
+// boundedByCtx reports whether ctx's own deadline ends an attempt starting
+// now as soon as the run's bounds would (the run's deadline is ctx's, and
+// the policy's AttemptTimeout is not shorter): an attempt whose context
+// derives from ctx then needs no timer of its own, and ends with the same
+// context.DeadlineExceeded. Never under a mock clock, whose times are not
+// ctx's.
+func (r *Run) boundedByCtx(ctx context.Context) bool {
+	if r.deadline == noDeadline {
+		return false
+	}
+	if _, mock := r.env.clock().(*clock.Mock); mock {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	if !ok || int64(dl.Sub(r.env.epoch())) > r.deadline {
+		return false
+	}
+	at := r.policy.attemptTimeout
+	return at <= 0 || satAdd(r.env.now(), int64(at)) >= r.deadline
+}
+
 // Elapsed returns the time since the start (zero if the clock was never
 // read).
 func (r *Run) Elapsed() time.Duration {
