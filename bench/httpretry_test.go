@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -86,7 +87,8 @@ func BenchmarkHTTP(b *testing.B) {
 }
 
 // The retry layer alone: one request at a time through each client over a
-// canned RoundTripper that answers 200 at once, no network and no server.
+// canned RoundTripper that answers 200 at once, no network and no server;
+// the requests without a context of their own, then each with a deadline.
 // What is left is what each layer adds to a request: for httpretry, the
 // job, its first attempt run inline, the attempt's request context and the
 // final body's wrapper.
@@ -107,27 +109,40 @@ func BenchmarkHTTPLayer(b *testing.B) {
 			return failsafehttp.NewRoundTripper(canned, rp), func() {}
 		}},
 	}
-	for _, c := range clients {
-		b.Run(c.name, func(b *testing.B) {
-			rt, end := c.rt()
-			defer end()
-			req, err := http.NewRequest(http.MethodGet, "http://api.example.com/x", nil)
-			if err != nil {
-				b.Fatal(err)
+	for _, deadline := range []bool{false, true} {
+		for _, c := range clients {
+			name := c.name
+			if deadline {
+				name += "/deadline"
 			}
-			b.ReportAllocs()
-			for b.Loop() {
-				resp, err := rt.RoundTrip(req)
+			b.Run(name, func(b *testing.B) {
+				rt, end := c.rt()
+				defer end()
+				req, err := http.NewRequest(http.MethodGet, "http://api.example.com/x", nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					b.Fatalf("status %d", resp.StatusCode)
+				b.ReportAllocs()
+				for b.Loop() {
+					r, cancel := req, context.CancelFunc(func() {})
+					if deadline { // a request-scoped context, as most callers have
+						var ctx context.Context
+						ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+						r = req.WithContext(ctx)
+					}
+					resp, err := rt.RoundTrip(r)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					cancel()
+					if resp.StatusCode != http.StatusOK {
+						b.Fatalf("status %d", resp.StatusCode)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
