@@ -18,12 +18,11 @@ import (
 // keeps state only for the hosts it is working on; a dropped key's budget
 // starts full again.
 type keyState struct {
-	jobs     int // live jobs of the key: queued, waiting, running or parked
-	running  int
-	paced    int               // jobs waiting for the key's token: head and line
-	head     *task             // the paced job on the heap, its token reserved; nil: none
-	res      *rate.Reservation // head's token, given back if head ends before it is due
-	line     queue             // the paced jobs behind it, no heap entry yet
+	jobs     int   // live jobs of the key: queued, waiting, running or parked
+	running  int   // slots held: attempts running, and jobs waiting for a token
+	paced    int   // jobs waiting for the key's token: head and line
+	head     *task // the paced job on the heap, its token reserved; nil: none
+	line     queue // the paced jobs behind it, no heap entry yet
 	waiting  queue
 	paused   int64 // scheduler time the pause ends; never: none
 	budget   *bucket
@@ -66,26 +65,29 @@ func (s *Scheduler) gate(t *task) bool {
 				t.slot = false
 				ks.running--
 			}
+			s.nextHead(ks, t) // its turn for a token waits for the pause too
 			s.waitPause(t, ks, now)
 			return false
 		}
 		ks.paused = never
 	}
-	if t.slot {
-		return true
+	if !t.slot {
+		if s.cfg.keyLimit > 0 && ks.running >= s.cfg.keyLimit {
+			t.state = sGated
+			ks.waiting.push(t)
+			s.nWaiting++
+			s.changed()
+			return false
+		}
+		ks.running++
+		t.slot = true
 	}
-	if t.state != sTokened && ks.limiter() != nil && !s.pace(t, ks, s.now()) {
-		return false // waits on the heap for its token, or gave up
+	// The token last, as the attempt starts: a job that waits for its key's
+	// slot or for a worker has taken none, so it cannot spend it late in a
+	// burst. A job waiting for its token keeps its slot.
+	if ks.limiter() != nil && !s.pace(t, ks, s.now()) {
+		return false // waits for its token, or gave up
 	}
-	if s.cfg.keyLimit > 0 && ks.running >= s.cfg.keyLimit {
-		t.state = sGated
-		ks.waiting.push(t)
-		s.nWaiting++
-		s.changed()
-		return false
-	}
-	ks.running++
-	t.slot = true
 	return true
 }
 
@@ -290,7 +292,10 @@ func (s *Scheduler) KeyStats(k string) (KeyStats, bool) {
 	if ks == nil {
 		return KeyStats{}, false
 	}
-	st := KeyStats{Running: ks.running, Paced: ks.paced, Rate: ks.rateNow()}
+	st := KeyStats{Running: ks.running - ks.paced, Paced: ks.paced, Rate: ks.rateNow()}
+	if ks.head != nil && ks.head.state == sTokened {
+		st.Running-- // its slot is held by a job waiting for a worker
+	}
 	for i := 0; i < ks.waiting.len(); i++ {
 		if ks.waiting.at(i).state == sGated {
 			st.Waiting++

@@ -13,9 +13,9 @@ import (
 // Key rates pace the attempts of each key before the server throttles: a
 // token bucket per key (golang.org/x/time/rate, driven with explicit times
 // from the scheduler's clock). Every attempt of a keyed job, first or
-// retry, takes a token; a job whose token is not due yet waits (state
-// sPaced: no worker, no goroutine) in its key's line, whose head is on the
-// timer heap with its token reserved (see pace).
+// retry, takes a token as it starts; a job whose token is not due yet
+// waits (state sPaced: no worker, no goroutine) in its key's line, whose
+// head is on the timer heap until the bucket holds a token (see pace).
 
 // WithKeyRate paces every key: at most perSecond attempts per second per
 // key, with bursts of up to burst. Un-keyed jobs are not paced. s.SetKeyRate
@@ -88,86 +88,94 @@ func (s *Scheduler) initRate(k string, ks *keyState) {
 	}
 }
 
-// pace takes a token of t's key for its next attempt. It reports false
-// when the token is not due yet: then t waits, in its key's line of paced
-// jobs, or gives up with job.ErrDeadline when the wait outlasts its limits.
-// Called with mu, for a keyed task that holds no token.
+// pace takes a token of t's key for the attempt t is about to start. It
+// reports false when t must wait for one: in its key's line of paced jobs,
+// or on the timer heap as the line's head until a token is due; or when t
+// gave up (job.ErrDeadline: the wait outlasts its limits). Called with mu,
+// from gate, for a keyed task of a paced key as a worker takes it.
 //
-// The jobs of a key waiting for tokens form a line (FIFO): only its head is
-// on the timer heap, its token reserved for when it is due; as it leaves,
-// the next one reserves its token. A token is thus reserved one at a time,
-// at the key's rate of that moment: a rate that drops (an adaptive key
-// throttled) applies at once, not after a backlog of reservations made at
-// the old rate.
+// The jobs of a key waiting for tokens form a line (FIFO). Only its head
+// has a place on the timer heap, due when the key's bucket will hold a
+// token; then it goes to the ready queue (sTokened) and takes the token
+// when a worker starts it, and the next in line becomes the head. A token
+// is taken as an attempt starts, never ahead of it, so jobs that wait for a
+// worker do not bank tokens and then start in a burst, and a rate that
+// drops (an adaptive key throttled) applies to the very next attempt.
 func (s *Scheduler) pace(t *task, ks *keyState, now int64) bool {
-	if ks.limiter() == nil {
-		return true
-	}
-	if ks.head != nil || ks.line.len() > 0 {
+	lim := ks.limiter()
+	if ks.head != t && (ks.head != nil || ks.line.len() > 0) {
 		// Others wait for tokens already: behind them, no heap entry yet.
 		if s.outlasts(t, now, satAdd(now, int64(float64(ks.paced+1)/ks.rateNow()*float64(time.Second)))) {
 			s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
 			return false
 		}
-		s.nPaced++
-		ks.paced++
-		t.state = sPaced
+		s.toPaced(t, ks)
 		ks.line.push(t)
 		s.changed()
 		return false
 	}
-	return s.reserve(t, ks, now)
-}
-
-// reserve reserves a token of ks for t, the head of its key's line: true
-// when it is due now (t may run), false when t waits on the heap for it
-// (or gave up). Called with mu.
-func (s *Scheduler) reserve(t *task, ks *keyState, now int64) bool {
-	lim := ks.limiter()
 	at := s.timeAt(now)
-	r := lim.ReserveN(at, 1)
-	d := r.DelayFrom(at)
-	if !r.OK() || d <= 0 {
+	if lim.AllowN(at, 1) {
+		if ks.head == t {
+			s.nextHead(ks, t)
+		}
 		return true
 	}
-	due := satAdd(now, int64(d))
+	due := tokenDue(lim, at, now)
 	if s.outlasts(t, now, due) {
-		r.CancelAt(at)
-		s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
+		s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp) // (the next in line becomes the head)
 		return false
 	}
-	s.nPaced++
-	ks.paced++
-	ks.head, ks.res = t, r
+	ks.head = t
+	s.toPaced(t, ks)
 	s.parkAt(t, due, sPaced)
 	s.changed()
 	return false
 }
 
-// unpace records that paced t stopped waiting for its token (its token is
-// due, or it ended); when t was its key's head, the next in line reserves
-// its token. Called with mu.
+// tokenDue returns when lim, read at at (scheduler time now), will hold a
+// whole token: after now when it holds less. (Rounding may leave it a
+// hair short then: the job then waits once more, a nanosecond.)
+func tokenDue(lim *rate.Limiter, at time.Time, now int64) int64 {
+	missing := 1 - lim.TokensAt(at)
+	if missing <= 0 || lim.Limit() == rate.Inf {
+		return now
+	}
+	return satAdd(now, int64(math.Ceil(missing/float64(lim.Limit())*float64(time.Second))))
+}
+
+// toPaced counts t as waiting for its key's token (state sPaced, set by
+// the caller with the place). Called with mu.
+func (s *Scheduler) toPaced(t *task, ks *keyState) {
+	s.nPaced++
+	ks.paced++
+	t.state = sPaced
+}
+
+// unpace uncounts t, which stops waiting for its key's token in line or on
+// the heap (its turn came, or it ended). Called with mu.
 func (s *Scheduler) unpace(t *task) {
 	s.nPaced--
-	ks := s.keyOf(t)
-	if ks == nil {
-		return
-	}
-	ks.paced--
-	if ks.head == t {
-		if t.state == sDone {
-			// It ended before its token was due: the token is the
-			// next job's.
-			ks.res.CancelAt(s.timeAt(s.now()))
-		}
-		ks.head, ks.res = nil, nil
-		s.nextPaced(ks)
+	if ks := s.keyOf(t); ks != nil {
+		ks.paced--
 	}
 }
 
-// nextPaced moves the line of ks along: each next job reserves its token;
-// one whose token is due at once goes to the ready queue, holding it; the
-// first that must wait goes on the heap. Called with mu.
+// nextHead moves the line of ks along once t, its head, no longer waits
+// for the key's token: it took it, ended, or waits for a pause. Called with
+// mu.
+func (s *Scheduler) nextHead(ks *keyState, t *task) {
+	if ks.head != t {
+		return
+	}
+	ks.head = nil
+	s.nextPaced(ks)
+}
+
+// nextPaced makes the first job left in the line of ks its head: to the
+// ready queue when the key's bucket holds a token (it takes it when a
+// worker starts it), on the heap until one is due otherwise. Called with
+// mu.
 func (s *Scheduler) nextPaced(ks *keyState) {
 	for ks.head == nil {
 		t := ks.line.pop()
@@ -175,15 +183,29 @@ func (s *Scheduler) nextPaced(ks *keyState) {
 			return
 		}
 		if t.state != sPaced {
-			continue // ended while in line
+			continue // ended while in line (uncounted then)
 		}
-		s.nPaced--
-		ks.paced--
-		if ks.limiter() == nil || s.reserve(t, ks, s.now()) {
+		s.unpace(t)
+		now := s.now()
+		due := now
+		if lim := ks.limiter(); lim != nil {
+			due = tokenDue(lim, s.timeAt(now), now)
+		}
+		if due > now && s.outlasts(t, now, due) {
+			t.state = sQueued // (uncounted already)
+			s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
+			continue
+		}
+		ks.head = t
+		if due <= now {
 			t.state = sTokened
 			s.ready.push(t)
 			s.signal()
+			return
 		}
+		s.toPaced(t, ks)
+		s.parkAt(t, due, sPaced)
+		return
 	}
 }
 

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -196,9 +197,9 @@ func TestAdaptiveKeyRate(t *testing.T) {
 	})
 }
 
-// A key's paced jobs wait in line and reserve their tokens one at a time:
-// a rate lowered while they wait applies to the next token, not after a
-// backlog reserved at the old rate.
+// A key's paced jobs wait in line and take their tokens as they start: a
+// rate lowered while they wait applies to the very next attempt, not after
+// a backlog reserved at the old rate.
 func TestKeyRateChangeAppliesAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := scheduler.New(scheduler.WithKeyRate(10, 1))
@@ -215,13 +216,14 @@ func TestKeyRateChangeAppliesAtOnce(t *testing.T) {
 		if got := s.Stats(); got.Paced != 4 || got.Parked != 0 {
 			t.Errorf("Stats Paced %d, Parked %d; want 4, 0 (a paced head is not a parked retry)", got.Paced, got.Parked)
 		}
-		// The head's token (at 100ms) is reserved already, borrowed at the
-		// old rate: the bucket pays that debt back at the new one.
+		// No token is taken ahead of its attempt: the head, due at 100ms at
+		// the old rate, finds the bucket short then and waits for the new
+		// rate's next token.
 		s.SetKeyRate("a", 1, 1)
 		for _, f := range fs {
 			f.Wait(context.Background())
 		}
-		want := []time.Duration{0, 100 * time.Millisecond, 2 * time.Second, 3 * time.Second, 4 * time.Second}
+		want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second}
 		got := st.at["a"]
 		for i := range want {
 			if i >= len(got) || got[i] != want[i] {
@@ -248,6 +250,7 @@ func TestKeyRatePacedJobsCanceled(t *testing.T) {
 		if _, err := fs[0].Wait(context.Background()); err != nil {
 			t.Fatalf("first job: %v", err)
 		}
+		synctest.Wait()
 		if st := s.Stats(); st.Paced != 3 {
 			t.Fatalf("Stats().Paced = %d, want 3 (one on the heap, two in line)", st.Paced)
 		}
@@ -268,6 +271,38 @@ func TestKeyRatePacedJobsCanceled(t *testing.T) {
 		}
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("the key's next job waited %v, want at most its one token's 1s", d)
+		}
+	})
+}
+
+// A job waiting for its key's slot holds no token: when a long attempt
+// frees the only slot, the jobs behind it start at the key's rate, not in
+// a burst of tokens they took while they waited.
+func TestKeyRateWithKeyLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := scheduler.New(scheduler.WithKeyLimit(1), scheduler.WithKeyRate(10, 1))
+		defer s.Close()
+		st := newRateStarts()
+		long := scheduler.Submit(s, context.Background(), func(ctx context.Context) (int, error) {
+			st.op("a", nil)(ctx)
+			time.Sleep(time.Second)
+			return 1, nil
+		}, job.Key("a"))
+		var fs []*job.Future[int]
+		for range 4 {
+			fs = append(fs, scheduler.Submit(s, context.Background(), st.op("a", nil), job.Key("a")))
+		}
+		synctest.Wait()
+		if ks, _ := s.KeyStats("a"); ks.Running != 1 || ks.Waiting != 4 || ks.Paced != 0 {
+			t.Fatalf("KeyStats(a) = %+v, want 1 running, 4 waiting for the slot, none paced", ks)
+		}
+		long.Wait(context.Background())
+		for _, f := range fs {
+			f.Wait(context.Background())
+		}
+		want := []time.Duration{0, time.Second, 1100 * time.Millisecond, 1200 * time.Millisecond, 1300 * time.Millisecond}
+		if got := st.at["a"]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("starts %v, want %v", got, want)
 		}
 	})
 }

@@ -528,7 +528,7 @@ func (s *Scheduler) timerLoop() {
 			t := s.heap.popMin()
 			if t.state == sPaced {
 				s.unpace(t)
-				t.state = sTokened // its token is due now
+				t.state = sTokened // its key's head: a token is due now
 			} else {
 				t.state = sQueued
 			}
@@ -616,7 +616,8 @@ const (
 // (state sNew) is counted as submitted and canceled. Called with mu.
 func (s *Scheduler) resolve(t *task, err error, kind int) {
 	admitted := t.state != sNew
-	if t.index >= 0 { // parked, or a paced head
+	head := t.state == sPaced || t.state == sTokened // perhaps its key's head
+	if t.index >= 0 {                                // parked, or a paced head
 		if t.index == 0 {
 			s.wakeTimer() // the timer is armed for t: re-arm it
 		}
@@ -629,6 +630,11 @@ func (s *Scheduler) resolve(t *task, err error, kind int) {
 	abandoned := kind == endAbandoned || kind == endAbandonedDeadline
 	if !abandoned {
 		t.state = sDone
+	}
+	if head {
+		if ks := s.keyOf(t); ks != nil {
+			s.nextHead(ks, t) // the next in line is its key's head now
+		}
 	}
 	s.unwatch(t)
 	s.keyJobDone(t)

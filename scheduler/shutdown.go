@@ -100,12 +100,11 @@ func (s *Scheduler) cancelEverything() {
 		case sParked:
 			t.state = sQueued // already off the heap
 		case sPaced: // off the heap, or never on it; its line is emptied too
-			s.nPaced--
-			if ks := s.keyOf(t); ks != nil {
-				ks.head, ks.res = nil, nil
-				ks.paced--
-			}
+			s.unpace(t)
 			t.state = sQueued
+		}
+		if ks := s.keyOf(t); ks != nil && ks.head == t {
+			ks.head = nil // its line is being emptied: no next head
 		}
 		s.cancel(t, stopClosed)
 	}

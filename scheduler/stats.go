@@ -37,7 +37,7 @@ func (s *Scheduler) statsLocked() Stats {
 	st.Paced = s.nPaced
 	st.Parked = len(s.heap)
 	for _, ks := range s.keys {
-		if ks.head != nil {
+		if ks.head != nil && ks.head.state == sPaced {
 			st.Parked-- // a paced head is on the heap
 		}
 	}
