@@ -478,7 +478,7 @@ func (r *kcRound) submit(j *kcJob, waiters *sync.WaitGroup) {
 		defer cancel()
 		if g != nil {
 			_, err := g.Wait(context.Background())
-			_, err2 := g.Wait(nil)
+			_, err2 := g.Wait(context.Background())
 			j.v, j.err, j.attempts, j.resolvedOnce = j.id, err, g.Attempts(), err == err2
 			if err != nil {
 				j.v = 0
@@ -486,7 +486,7 @@ func (r *kcRound) submit(j *kcJob, waiters *sync.WaitGroup) {
 			return
 		}
 		v, err := f.Wait(context.Background())
-		v2, err2 := f.Wait(nil)
+		v2, err2 := f.Wait(context.Background())
 		j.v, j.err, j.attempts, j.resolvedOnce = v, err, f.Attempts(), v == v2 && err == err2
 	})
 }

@@ -42,7 +42,7 @@ func Do[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, e
 	cfg := job.Configure(s.defaults, opts...)
 	t := newTask(s, ctx, job.OpFunc[T](op), &cfg)
 	s.call(&t.task)
-	return t.p.Future().Wait(nil)
+	return t.p.Future().Wait(context.Background())
 }
 
 // call admits t and runs its first attempt on the calling goroutine when a
