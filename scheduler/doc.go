@@ -16,7 +16,11 @@
 // job.Do's. After a failed attempt the job is parked: one entry on a
 // min-heap, no goroutine and no timer of its own; one goroutine owns the
 // heap's one timer, armed for the earliest entry, and moves due jobs to the
-// workers, ahead of new submissions. It runs no user code.
+// workers, ahead of new submissions. It runs no user code. Do is Submit
+// and Wait in one for a caller that blocks anyway: the job's first attempt
+// runs on the calling goroutine when a worker's place is free (counted
+// against WithWorkers, after the same gates), and its retries on the
+// workers.
 //
 // Cancellation flows through the job's context and Future.Cancel: a queued
 // or parked job ends at once (O(log n) off the heap), a running attempt's
@@ -38,8 +42,10 @@
 // Key rates pace a key before it throttles: WithKeyRate (and SetKeyRate for
 // one key) gives each key a token bucket, WithAdaptiveKeyRate follows CUBIC
 // per key after its first throttle (a hint, or job.Throttled). Every attempt
-// of a keyed job takes a token; a job whose token is not due waits on the
-// heap, its token reserved. PauseKey pauses a key from outside a job.
+// of a keyed job takes a token as it starts, after its key's slot; the jobs
+// of a key waiting for tokens form a line whose head waits on the heap
+// until the key's bucket holds one. PauseKey pauses a key from outside a
+// job.
 //
 // What an attempt's end means for other jobs (its key's pause, an adaptive
 // key's rate, a retry's budget token and due time) takes effect as the

@@ -21,7 +21,7 @@ type keyState struct {
 	jobs     int   // live jobs of the key: queued, waiting, running or parked
 	running  int   // slots held: attempts running, and jobs waiting for a token
 	paced    int   // jobs waiting for the key's token: head and line
-	head     *task // the paced job on the heap, its token reserved; nil: none
+	head     *task // the first job waiting for a token: on the heap (sPaced) or ready (sTokened); nil: none
 	line     queue // the paced jobs behind it, no heap entry yet
 	waiting  queue
 	paused   int64 // scheduler time the pause ends; never: none

@@ -15,8 +15,8 @@ const (
 	sJudging                // on a worker: the attempt has returned; verdict and hooks
 	sParked                 // on the timer heap
 	sGated                  // waiting for a slot of its key
-	sPaced                  // on the timer heap, its key's token reserved for when it is due
-	sTokened                // in the ready queue, holding its key's token
+	sPaced                  // waiting for its key's token: in its key's line, or its head on the timer heap
+	sTokened                // its key's head, in the ready queue: a token is due; it takes it as it starts
 	sDone                   // resolved (a queued tombstone is skipped)
 	sAbandoned              // resolved while its attempt still ran
 )
