@@ -116,9 +116,7 @@ func (s *Scheduler) pace(t *task, ks *keyState, now int64) bool {
 	}
 	at := s.timeAt(now)
 	if lim.AllowN(at, 1) {
-		if ks.head == t {
-			s.nextHead(ks, t)
-		}
+		s.nextHead(ks, t) // when t was the head
 		return true
 	}
 	due := tokenDue(lim, at, now)
@@ -177,7 +175,7 @@ func (s *Scheduler) nextHead(ks *keyState, t *task) {
 // worker starts it), on the heap until one is due otherwise. Called with
 // mu.
 func (s *Scheduler) nextPaced(ks *keyState) {
-	for ks.head == nil {
+	for {
 		t := ks.line.pop()
 		if t == nil {
 			return
@@ -185,26 +183,24 @@ func (s *Scheduler) nextPaced(ks *keyState) {
 		if t.state != sPaced {
 			continue // ended while in line (uncounted then)
 		}
-		s.unpace(t)
 		now := s.now()
 		due := now
 		if lim := ks.limiter(); lim != nil {
 			due = tokenDue(lim, s.timeAt(now), now)
 		}
 		if due > now && s.outlasts(t, now, due) {
-			t.state = sQueued // (uncounted already)
-			s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp)
+			s.resolve(t, t.run.Fail(job.ErrDeadline), endGaveUp) // (uncounts it)
 			continue
 		}
 		ks.head = t
-		if due <= now {
-			t.state = sTokened
-			s.ready.push(t)
-			s.signal()
+		if due > now {
+			s.parkAt(t, due, sPaced) // still counted as paced
 			return
 		}
-		s.toPaced(t, ks)
-		s.parkAt(t, due, sPaced)
+		s.unpace(t)
+		t.state = sTokened
+		s.ready.push(t)
+		s.signal()
 		return
 	}
 }
