@@ -107,8 +107,12 @@ func TestKeyRate(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	const every = 500 * time.Millisecond
 	perKey := Variants[len(Variants)-1]
+	buckets := bucketSweep(t, perKey, Throttles[1], JobsPerHost, runs)
+	if t.Failed() {
+		return
+	}
+	const every = 500 * time.Millisecond
 	traces := make([][]Sample, len(Throttles))
 	for i, th := range Throttles {
 		traces[i] = trace(t, perKey, th, every)
@@ -130,6 +134,13 @@ func TestKeyRate(t *testing.T) {
 	Table(&md, cells)
 	fmt.Fprintf(&md, "\n## Goals for %s\n\n", perKey.Name)
 	GoalTable(&md, cells, perKey.Name)
+	fmt.Fprintf(&md, "\n## Under Retry-After, the server's bucket decides\n\n")
+	fmt.Fprintf(&md, "%s under %s, to servers whose buckets hold more or less of their capacity (mean of %d runs each). "+
+		"A key is unrestricted until its first throttle, so every host throttles it at the start and pauses it for the hint; "+
+		"the server refills only its bucket meanwhile. The bound is the most a client can use that is throttled that once and never again "+
+		"(OnePauseBound: the busy period is at least the pause plus the jobs the two buckets did not serve at the host's capacity); "+
+		"each further throttle costs another pause.\n\n", perKey.Name, Throttles[1].Name, runs)
+	BucketTable(&md, buckets, JobsPerHost, Hint)
 	fmt.Fprintf(&md, "\n## One client-wide limiter against one per key\n\n")
 	Slowdown(&md, cells, Variants[2].Name, perKey.Name, JobsPerHost)
 	for i, th := range Throttles {
@@ -150,6 +161,24 @@ func TestKeyRate(t *testing.T) {
 		}
 	}
 	t.Logf("wrote %s and keyrate.svg\n%s", filepath.Join(out, "keyrate.md"), md.String())
+}
+
+// bucketBuckets are the server buckets of the sensitivity sweep.
+var bucketBuckets = []time.Duration{30 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, time.Second, 3 * time.Second}
+
+// bucketSweep simulates v under th to servers of every bucket in
+// bucketBuckets, in parallel subtests.
+func bucketSweep(t *testing.T, v Variant, th Throttle, jobsPerHost, runs int) []BucketCell {
+	got := make([]BucketCell, len(bucketBuckets))
+	t.Run("buckets", func(t *testing.T) {
+		for i, b := range bucketBuckets {
+			t.Run(b.String(), func(t *testing.T) {
+				t.Parallel()
+				got[i] = BucketCell{Bucket: b, Cells: simulate(t, v, th.WithBucket(b), jobsPerHost, runs)}
+			})
+		}
+	})
+	return got
 }
 
 // traceTimes are the rows of the trace tables.

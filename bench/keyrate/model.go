@@ -41,6 +41,39 @@ var Hosts = []Host{{"slow", 20}, {"medium", 100}, {"fast", 500}}
 type Throttle struct {
 	Name string
 	err  error // what the operation returns for it
+	// Bucket is how much of its capacity a server's bucket holds; 0:
+	// BurstWindow.
+	Bucket time.Duration
+}
+
+// bucket returns how much of its capacity a server's bucket holds.
+func (th Throttle) bucket() time.Duration {
+	if th.Bucket > 0 {
+		return th.Bucket
+	}
+	return BurstWindow
+}
+
+// WithBucket returns th answered by servers whose buckets hold d of their
+// capacity.
+func (th Throttle) WithBucket(d time.Duration) Throttle {
+	th.Bucket = d
+	return th
+}
+
+// OnePauseBound is the most of host h's capacity a client can use under a
+// throttle with Retry-After hint, to a server whose bucket holds bucket
+// of its capacity, when its first request over capacity comes at the start
+// (a key is unrestricted until it is throttled) and it is never throttled
+// again: it finishes jobs successes in T = hint + (jobs - b - min(b,
+// capacity*hint)) / capacity, the initial bucket b spent at once and the
+// bucket refilled during the pause spent as it ends; used = jobs /
+// (capacity*T). Each further throttle adds a hint to T.
+func OnePauseBound(h Host, jobs int, bucket, hint time.Duration) float64 {
+	b := max(1, h.Capacity*bucket.Seconds())
+	refill := min(b, h.Capacity*hint.Seconds())
+	t := hint.Seconds() + max(0, float64(jobs)-b-refill)/h.Capacity
+	return float64(jobs) / (h.Capacity * t)
 }
 
 var errThrottled = errors.New("keyrate: 429 Too Many Requests")
@@ -49,8 +82,8 @@ var errThrottled = errors.New("keyrate: 429 Too Many Requests")
 // Retry-After (marked with job.Throttled), and one with Retry-After: 1
 // (job.RetryAfter, which is a throttle and also pauses the key for 1s).
 var Throttles = []Throttle{
-	{"429", job.Throttled(errThrottled)},
-	{"429 + Retry-After: 1", job.RetryAfter(errThrottled, Hint)},
+	{Name: "429", err: job.Throttled(errThrottled)},
+	{Name: "429 + Retry-After: 1", err: job.RetryAfter(errThrottled, Hint)},
 }
 
 // Variant is one way of pacing the client: the key of a host's jobs, and
@@ -118,8 +151,8 @@ type server struct {
 	HostOutcome
 }
 
-func newServer(h Host, start time.Time) *server {
-	b := max(1, h.Capacity*BurstWindow.Seconds())
+func newServer(h Host, bucket time.Duration, start time.Time) *server {
+	b := max(1, h.Capacity*bucket.Seconds())
 	return &server{Host: h, burst: b, tokens: b, last: start}
 }
 
@@ -221,7 +254,7 @@ func Run(v Variant, th Throttle, jobsPerHost int, seed uint64, trace time.Durati
 	ops := make([]func(context.Context) error, len(Hosts))
 	keys := make([]job.Option, len(Hosts))
 	for i, h := range Hosts {
-		srv := newServer(h, start)
+		srv := newServer(h, th.bucket(), start)
 		servers[i] = srv
 		ops[i] = func(context.Context) error {
 			now := time.Now()

@@ -245,3 +245,23 @@ func bars(b *strings.Builder, f frame, title, ylabel string, vals [][]float64, g
 func esc(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
+
+// BucketCell is one server bucket of the sensitivity sweep: a Cell per
+// host.
+type BucketCell struct {
+	Bucket time.Duration
+	Cells  []Cell
+}
+
+// BucketTable writes the sensitivity sweep: per bucket and host, the
+// capacity used and the share throttled, beside OnePauseBound.
+func BucketTable(w io.Writer, rows []BucketCell, jobsPerHost int, hint time.Duration) {
+	fmt.Fprintf(w, "| server bucket | host | capacity used | one-pause bound | throttled | last success (s) |\n")
+	fmt.Fprintf(w, "|---:|---|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		for _, c := range r.Cells {
+			fmt.Fprintf(w, "| %v | %s (%g/s) | %.0f%% | %.0f%% | %.1f%% | %.1f |\n", r.Bucket, c.Host.Name, c.Host.Capacity,
+				100*c.Goodput, 100*OnePauseBound(c.Host, jobsPerHost, r.Bucket, hint), 100*c.Throttled, c.Completion.Seconds())
+		}
+	}
+}
