@@ -28,14 +28,21 @@ import (
 // steps from what it sent towards what the server takes, instead of to the
 // floor. A paced key sends evenly (a burst of one token).
 //
-// A throttle with a Retry-After pauses the key as well, so probing past
-// what the server takes costs a whole pause, not one wasted attempt. After
-// such a throttle the key's rate grows back only to 0.85 of the rate that
-// drew it, and holds there for 20 times the pause (20s after a
-// Retry-After of 1s) before probing past it: probing then costs the key
-// about one pause in 20. When jobs were waiting for the key's tokens, the
-// rate that drew the throttle is the key's rate, not its measured rate
-// (which counts the pause as idle time).
+// A throttle with a Retry-After pauses the key as well, so that probing
+// past what the server takes costs a whole pause, not one wasted attempt,
+// and the server's answers say more than how often it throttles. Such a
+// key is paced at a level instead of along the curve: after its first
+// throttle, beta of what it sent, stepping up by 1/0.95 after every pause's
+// length without a throttle; after each throttle since, 0.95 of what the
+// server took, read as a token bucket (the key's first burst is the
+// bucket; how long the bucket lasted after the key resumed or stepped up,
+// at the rate it sent at, gives the rate it refills at), held for 20
+// pauses (20s after a Retry-After of 1s) before stepping up. Probing then
+// costs the key about one pause in 20. So that a server that is no token
+// bucket cannot mislead it, a throttle lowers the level by at most beta²,
+// as two plain throttles would. The time a key spends paused is not idle
+// time: its measured rate (which caps its rate at twice itself) leaves it
+// out.
 //
 // A key dropped while idle starts unrestricted again. s.SetKeyRate sets a
 // fixed rate for one key instead. It panics on invalid tuning.
@@ -92,12 +99,14 @@ const rateBucket = int64(500 * time.Millisecond)
 // coldMin is the shortest time a key's cold-start rate is measured over.
 const coldMin = int64(100 * time.Millisecond)
 
-// After a throttle that paused the key (a Retry-After), probing past the
-// rate that drew it costs a whole pause, not one wasted attempt: the rate
-// then grows back to hintedMax of it, and holds there for hintedHold times
-// the pause before probing past it, so that probing costs the key about
-// one pause in every hintedHold.
-var hintedMax, hintedHold = 0.85, 20.0
+// A key throttled with a Retry-After is paced at a level (see
+// WithAdaptiveKeyRate): hintedMax of what the server took, stepping up by
+// hintedStep after holding it for hintedHold pauses (after its first
+// throttle, when its level is a guess, after one).
+const hintedMax, hintedStep, hintedHold = 0.95, 1 / 0.95, 20.0
+
+// maxHold bounds how long a level is held, whatever the hint.
+const maxHold = int64(24 * time.Hour)
 
 // adaptive is one key's CUBIC state. Times are the scheduler's.
 type adaptive struct {
@@ -110,11 +119,58 @@ type adaptive struct {
 	measured   float64       // smoothed attempts sent per second; 0: no bucket completed
 	lastMax    float64       // the rate at the last throttle
 	lastDrop   int64         // when the rate last dropped; never: not yet
-	hold       float64       // seconds the rate stays at lastMax before probing past it
+
+	// Time the key spent paused (a Retry-After, PauseKey) is not idle time:
+	// the measured rate leaves it out. Counted as idle, a pause dragged
+	// down the cap of twice the measured rate, and the key resumed at a
+	// fraction of the rate its throttle had set.
+	pausedAcc   int64 // paused time before pauseStart
+	pauseStart  int64 // the latest pause (pauseEnd == pauseStart: none yet)
+	pauseEnd    int64
+	bucketPause int64 // pausedBefore(lastBucket)
+	span        int64 // unpaused time of closed buckets not measured yet
+
+	// Paced at a level, after a throttle with a Retry-After: level from
+	// set (when the key resumed), times hintedStep for every holdFor held.
+	leveled bool
+	level   float64
+	set     int64
+	holdFor int64
+
+	// What the server took: the first burst (answers not throttled to
+	// attempts sent before the key was first paused; the first throttled
+	// one left at coldSent), and the answers not throttled to attempts
+	// sent since the level was set and since the current step started.
+	firstPause int64 // math.MaxInt64: not paused yet
+	coldSent   int64 // never: not throttled with a hint yet
+	burst      int
+	takenSet   int
+	stepFrom   int64
+	taken      int
 }
 
 func newAdaptive(cfg *adaptiveCfg, now int64) *adaptive {
-	return &adaptive{cfg: cfg, start: now, lastBucket: floorTo(now, rateBucket), lastDrop: never}
+	return &adaptive{cfg: cfg, start: now, lastBucket: floorTo(now, rateBucket), lastDrop: never,
+		pauseStart: now, pauseEnd: now, firstPause: math.MaxInt64, coldSent: never}
+}
+
+// paused records that the key is paused from now until end. Pauses start
+// at now, which never goes back, so they can only overlap the latest one,
+// which then lasts to the later end. Called with mu.
+func (a *adaptive) paused(now, end int64) {
+	a.firstPause = min(a.firstPause, now)
+	if now < a.pauseEnd {
+		a.pauseEnd = max(a.pauseEnd, end)
+		return
+	}
+	a.pausedAcc = satAdd(a.pausedAcc, a.pauseEnd-a.pauseStart)
+	a.pauseStart, a.pauseEnd = now, end
+}
+
+// pausedBefore returns how long the key has been paused before t, for t
+// not before the latest pause started.
+func (a *adaptive) pausedBefore(t int64) int64 {
+	return satAdd(a.pausedAcc, min(max(t-a.pauseStart, 0), a.pauseEnd-a.pauseStart))
 }
 
 func floorTo(t, d int64) int64 {
@@ -126,13 +182,13 @@ func floorTo(t, d int64) int64 {
 }
 
 // rateMeasured returns the key's measured send rate; before a bucket has
-// completed, the rate it has sent at since it started (over at least half
-// a second).
+// been measured, the rate it has sent at since it started, over the time
+// it was not paused (at least coldMin).
 func (a *adaptive) rateMeasured(now int64) float64 {
 	if a.measured > 0 {
 		return a.measured
 	}
-	elapsed := max(now-a.start, coldMin)
+	elapsed := max(now-a.start-a.pausedBefore(now), coldMin)
 	return float64(a.total) / (float64(elapsed) / float64(time.Second))
 }
 
@@ -143,49 +199,147 @@ func (a *adaptive) window() float64 {
 }
 
 // sent records an attempt of the key starting now: the measured send rate,
-// over half-second buckets. Called with mu.
+// over half-second buckets of the time the key was not paused (a bucket
+// paused for all but coldMin carries its attempts into the next). Called
+// with mu.
 func (a *adaptive) sent(now int64) {
 	a.total++
 	if b := floorTo(now, rateBucket); b > a.lastBucket {
-		cur := float64(a.count) / (float64(b-a.lastBucket) / float64(time.Second))
-		a.measured = cur*a.cfg.smooth + a.measured*(1-a.cfg.smooth)
-		a.count, a.lastBucket = 0, b
+		p := a.pausedBefore(b)
+		a.span += b - a.lastBucket - (p - a.bucketPause)
+		if a.span >= coldMin {
+			cur := float64(a.count) / (float64(a.span) / float64(time.Second))
+			a.measured = cur*a.cfg.smooth + a.measured*(1-a.cfg.smooth)
+			a.count, a.span = 0, 0
+		}
+		a.lastBucket, a.bucketPause = b, p
 	}
 	a.count++
+}
+
+// step returns the step of a leveled key at t: when it started, and its
+// rate.
+func (a *adaptive) step(t int64) (from int64, r float64) {
+	if t <= a.set {
+		return a.set, a.level
+	}
+	k := (t - a.set) / a.holdFor
+	r = a.level * math.Pow(hintedStep, float64(min(k, 1000)))
+	return a.set + k*a.holdFor, r
+}
+
+// bucketRate estimates what a server that is a token bucket takes, from
+// a throttle to an attempt of a leveled key that left at sent, as the
+// most of two estimates, each of which can only fall short: the server
+// took n of the key's attempts before its bucket ran out, d after a start
+// when the bucket held b, so it takes less than (n+1-b)/d. From the step's
+// start, the bucket full (unless the step before drained it: then the
+// estimate falls short); or from when the key resumed, the bucket refilled
+// by the pause (unless the key sent below what the server takes for a
+// while, its bucket full, wasting what it refilled: then the estimate
+// falls short). The key's first burst measures the bucket (the burst over
+// d0, the time its first throttled attempt left, is b + c*d0); what a pause
+// refills is at most c times the pause. The estimate stays within [beta²,
+// 1] of r, so that a server that is no token bucket drops the key no
+// further than two plain throttles would.
+func (a *adaptive) bucketRate(sent int64, hint time.Duration) float64 {
+	from, r := a.step(sent)
+	burst := float64(a.burst)
+	d0 := 0.0
+	if a.coldSent != never {
+		d0 = float64(a.coldSent-a.start) / float64(time.Second)
+	}
+	h := hint.Seconds()
+	est := func(n float64, since int64, refilled bool) float64 {
+		d := float64(sent-since) / float64(time.Second)
+		if d <= d0 {
+			return 0
+		}
+		c := (n + 1 - burst) / (d - d0) // b = burst - c*d0
+		if refilled && burst-c*d0 > c*h {
+			c = (n + 1) / (d + h) // b = c*h
+		}
+		return c
+	}
+	c := est(float64(a.takenSet), a.set, true)
+	if a.stepFrom == from && from > a.set {
+		c = max(c, est(float64(a.taken), from, false))
+	}
+	return min(max(c, r*a.cfg.beta*a.cfg.beta), r)
+}
+
+// used returns the rate the key sent at: its measured rate, at most its
+// rate; its rate if jobs are waiting for its tokens (saturated), since the
+// measured rate lags behind a rate that has just grown.
+func (a *adaptive) used(now int64, saturated bool) float64 {
+	use := a.rateMeasured(now)
+	if a.lim != nil {
+		use = min(use, float64(a.lim.Limit()))
+		if saturated {
+			use = float64(a.lim.Limit())
+		}
+	}
+	return use
+}
+
+// keepUntil returns until when the key's state is kept while it is idle:
+// until its rate has grown back to its last maximum (CUBIC's window), or a
+// leveled key has held its level, so that a short idle moment does not
+// forget what the server takes.
+func (a *adaptive) keepUntil() int64 {
+	if a.leveled {
+		return satAdd(a.set, a.holdFor)
+	}
+	return a.lastDrop + int64(a.window()*float64(time.Second))
 }
 
 // observe updates the key's rate after the answer to an attempt that
 // started at sent: throttled or not. Called with mu.
 func (a *adaptive) observe(now int64, throttled bool, hint time.Duration, saturated bool, at time.Time, sent int64) {
+	if !throttled {
+		if sent < a.firstPause {
+			a.burst++
+		}
+		if a.leveled && sent >= a.set {
+			a.takenSet++
+			if from, _ := a.step(sent); from >= a.stepFrom {
+				if from > a.stepFrom {
+					a.stepFrom, a.taken = from, 0
+				}
+				a.taken++
+			}
+		}
+	}
 	var calculated float64
 	switch {
 	case throttled && a.lastDrop != never && sent <= a.lastDrop:
 		return // one drop per round: this answers a request sent before the last drop
+	case throttled && hint > 0:
+		level := a.used(now, saturated) * a.cfg.beta
+		hold := hint.Seconds()
+		if a.leveled {
+			level = hintedMax * a.bucketRate(sent, hint)
+			hold *= hintedHold
+		} else if a.coldSent == never {
+			a.coldSent = sent
+		}
+		a.leveled, a.level = true, max(level, a.cfg.floor)
+		a.holdFor = max(min(int64(hold*float64(time.Second)), maxHold), 1)
+		a.set = max(a.pauseEnd, now)
+		a.stepFrom, a.taken, a.takenSet = a.set, 0, 0
+		a.lastMax, a.lastDrop = a.level, now
+		calculated = a.level
 	case throttled:
-		use := a.rateMeasured(now)
-		if a.lim != nil {
-			use = min(use, float64(a.lim.Limit()))
-			if saturated && hint > 0 {
-				// Jobs wait for its tokens: the key sends at its rate,
-				// which its measured rate understates after a pause
-				// (it counts the pause as idle).
-				use = float64(a.lim.Limit())
-			}
-		}
-		a.lastMax, a.hold = use, 0
-		if hint > 0 {
-			a.lastMax = use * hintedMax
-			a.hold = hint.Seconds() * hintedHold
-		}
-		a.lastDrop = now
+		use := a.used(now, false)
+		a.leveled = false
+		a.lastMax, a.lastDrop = use, now
 		calculated = use * a.cfg.beta
 	case a.lim == nil:
 		return // unrestricted until throttled
+	case a.leveled:
+		_, calculated = a.step(now)
 	default:
 		t := float64(now-a.lastDrop)/float64(time.Second) - a.window()
-		if t > 0 {
-			t = max(0, t-a.hold)
-		}
 		calculated = a.cfg.scale*t*t*t + a.lastMax
 	}
 	newRate := min(calculated, 2*a.rateMeasured(now))

@@ -170,6 +170,9 @@ func (s *Scheduler) pauseKey(k string, d time.Duration) {
 	if end > ks.paused {
 		ks.paused = end
 	}
+	if ks.adaptive != nil {
+		ks.adaptive.paused(s.now(), end)
+	}
 	s.st.Pauses++
 	if s.sweepAt == never || end < s.sweepAt {
 		// Wake the timer when the pause ends, to drop the key if idle.

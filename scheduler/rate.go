@@ -227,10 +227,7 @@ func (ks *keyState) rateNow() float64 {
 // when that will be otherwise: an idle moment does not reset a key's pacing.
 func (s *Scheduler) full(ks *keyState, now int64) (bool, int64) {
 	if a := ks.adaptive; a != nil && a.lim != nil {
-		// Kept until its rate has grown back to the rate at its last
-		// throttle (CUBIC's window), so that a short idle moment does not
-		// forget what the server takes.
-		if until := a.lastDrop + int64(a.window()*float64(time.Second)); now < until {
+		if until := a.keepUntil(); now < until {
 			return false, until
 		}
 	}
