@@ -32,8 +32,10 @@ import (
 // past what the server takes costs a whole pause, not one wasted attempt,
 // and the server's answers say more than how often it throttles. Such a
 // key is paced at a level instead of along the curve: after its first
-// throttle, beta of what it sent, stepping up by 1/0.95 after every pause's
-// length without a throttle; after each throttle since, 0.95 of what the
+// throttle, beta² of what it sent (a guess: a first burst overruns a server
+// by more than its rate says, and a guess too high costs a pause),
+// stepping up by 1/0.95 after every pause's length without a throttle;
+// after each throttle since, 0.95 of what the
 // server took, read as a token bucket (the key's first burst is the
 // bucket; how long the bucket lasted after the key resumed or stepped up,
 // at the rate it sent at, gives the rate it refills at), held for 20
@@ -315,7 +317,9 @@ func (a *adaptive) observe(now int64, throttled bool, hint time.Duration, satura
 	case throttled && a.lastDrop != never && sent <= a.lastDrop:
 		return // one drop per round: this answers a request sent before the last drop
 	case throttled && hint > 0:
-		level := a.used(now, saturated) * a.cfg.beta
+		// The first level is a guess: a first burst overruns a server
+		// by more than its rate says, and a guess too high costs a pause.
+		level := a.used(now, saturated) * a.cfg.beta * a.cfg.beta
 		hold := hint.Seconds()
 		if a.leveled {
 			level = hintedMax * a.bucketRate(sent, hint)

@@ -24,10 +24,11 @@ func limitOf(a *adaptive, now int64) float64 {
 func near(got, want float64) bool { return math.Abs(got-want) < 1e-6 }
 
 // After a plain throttle a key's rate drops to beta of its rate and grows
-// back along CUBIC's curve past it. After a throttle with a Retry-After it
-// drops to the same level, held through the pause, and steps up by
-// 1/0.95 after every pause's length without a throttle. A saturated key
-// (jobs waiting for its tokens) counts its rate, not its measured rate.
+// back along CUBIC's curve past it. After a first throttle with a
+// Retry-After it drops to beta² of its rate, held through the pause, and
+// steps up by 1/0.95 after every pause's length without a throttle. A
+// saturated key (jobs waiting for its tokens) counts its rate, not its
+// measured rate.
 func TestAdaptiveHintedThrottle(t *testing.T) {
 	cfg := testAdaptiveCfg()
 	drop := 10 * sec
@@ -54,7 +55,7 @@ func TestAdaptiveHintedThrottle(t *testing.T) {
 	for _, c := range []struct {
 		after int64 // since the pause ended
 		want  float64
-	}{{-sec / 2, 70}, {0, 70}, {sec - 1, 70}, {sec, 70 / 0.95}, {3*sec + sec/2, 70 / (0.95 * 0.95 * 0.95)}} {
+	}{{-sec / 2, 49}, {0, 49}, {sec - 1, 49}, {sec, 49 / 0.95}, {3*sec + sec/2, 49 / (0.95 * 0.95 * 0.95)}} {
 		if got := limitOf(hinted, drop+sec+c.after); !near(got, c.want) {
 			t.Errorf("hinted: rate %v after the pause = %v, want %v", time.Duration(c.after), got, c.want)
 		}
@@ -65,7 +66,7 @@ func TestAdaptiveHintedThrottle(t *testing.T) {
 	for _, tc := range []struct {
 		saturated bool
 		want      float64
-	}{{true, 70}, {false, 35}} {
+	}{{true, 49}, {false, 24.5}} {
 		a := limited(50)
 		a.paused(drop, drop+sec)
 		a.observe(drop, true, time.Second, tc.saturated, time.Unix(0, drop), drop)
@@ -182,10 +183,10 @@ func TestAdaptiveBucketEstimate(t *testing.T) {
 		{500, 50, 128}, {500, 150, 256}, {100, 100, 128}, {100, 100, 1000},
 	} {
 		srv := &bucketServer{capacity: tc.capacity, bucket: tc.bucket, tokens: tc.bucket}
-		a, drops := drive(t, srv.take, tc.burst, rtt, hint, 15*sec) // before any level is held for 20 pauses
-		// The first level: beta of the burst over 100ms; each drop after
+		a, drops := drive(t, srv.take, tc.burst, rtt, hint, 24*sec) // before a level held for 20 pauses steps up
+		// The first level: beta² of the burst over 100ms; each drop after
 		// it by at most beta², the last one to the estimate.
-		first := 0.7 * float64(tc.burst) / 0.1
+		first := 0.49 * float64(tc.burst) / 0.1
 		maxDrops := 2
 		if first > tc.capacity {
 			maxDrops = 1 + int(math.Ceil(math.Log(first/tc.capacity)/math.Log(1/0.49)))
@@ -208,7 +209,7 @@ func TestAdaptiveBucketEstimate(t *testing.T) {
 		return taken <= 3
 	}
 	a, drops := drive(t, odd, 21, rtt, hint, 3*sec/2)
-	first := 0.7 * 210 // beta of the first burst's 21 attempts over 100ms
+	first := 0.49 * 210 // beta² of the first burst's 21 attempts over 100ms
 	if want := 0.95 * 0.49 * first; drops != 2 || !near(a.level, want) {
 		t.Errorf("a server that is no token bucket: level %v after %d drops, want %v after 2 (beta² of the first)", a.level, drops, want)
 	}
