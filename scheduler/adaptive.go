@@ -328,7 +328,7 @@ func (a *adaptive) observe(now int64, throttled bool, hint time.Duration, satura
 			a.coldSent = sent
 		}
 		a.leveled, a.level = true, max(level, a.cfg.floor)
-		a.holdFor = max(min(int64(hold*float64(time.Second)), maxHold), 1)
+		a.holdFor = max(int64(min(hold*float64(time.Second), float64(maxHold))), 1)
 		a.set = max(a.pauseEnd, now)
 		a.stepFrom, a.taken, a.takenSet = a.set, 0, 0
 		a.lastMax, a.lastDrop = a.level, now

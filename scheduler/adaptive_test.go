@@ -214,3 +214,23 @@ func TestAdaptiveBucketEstimate(t *testing.T) {
 		t.Errorf("a server that is no token bucket: level %v after %d drops, want %v after 2 (beta² of the first)", a.level, drops, want)
 	}
 }
+
+// A huge Retry-After (or a pause that saturates the clock) neither
+// overflows the time a level is held nor makes the rate step up at once.
+func TestAdaptiveHugeHint(t *testing.T) {
+	cfg := testAdaptiveCfg()
+	for _, hint := range []time.Duration{time.Duration(math.MaxInt64), 100 * 365 * 24 * time.Hour} {
+		a := newAdaptive(&cfg, 0)
+		a.lim = rate.NewLimiter(100, 1)
+		a.measured = 100
+		a.paused(sec, satAdd(sec, int64(hint)))
+		a.observe(sec, true, hint, true, time.Unix(0, sec), sec)
+		a.paused(2*sec, satAdd(2*sec, int64(hint))) // overlaps: no new stretch
+		if a.holdFor != maxHold {
+			t.Errorf("hint %v: level held for %v, want %v", hint, time.Duration(a.holdFor), time.Duration(maxHold))
+		}
+		if got := limitOf(a, 10*sec); !near(got, 49) {
+			t.Errorf("hint %v: rate %v, want 49", hint, got)
+		}
+	}
+}
