@@ -119,11 +119,11 @@ type prefixed struct {
 	io.Closer
 }
 
-// drain reads the body of a response that is to be retried, up to
-// drainLimit, and returns what replaces it: the bytes read (the connection
-// goes back to the pool) or, for a longer body, the bytes read followed by
-// the rest, kept open in case this response is the last.
-func (c *call) drain(body io.ReadCloser, stop func() bool, cancel context.CancelFunc) io.ReadCloser {
+// drain reads the body of attempt n's response, which is to be retried, up
+// to drainLimit, and returns what replaces it: the bytes read (the
+// connection goes back to the pool) or, for a longer body, the bytes read
+// followed by the rest, kept open in case this response is the last.
+func (c *call) drain(n int, body io.ReadCloser, stop func() bool, cancel context.CancelFunc) io.ReadCloser {
 	buf, err := io.ReadAll(io.LimitReader(body, drainLimit+1))
 	if len(buf) <= drainLimit {
 		body.Close()
@@ -137,7 +137,7 @@ func (c *call) drain(body io.ReadCloser, stop func() bool, cancel context.Cancel
 		cancel()
 		return &replay{r: bytes.NewReader(buf), err: context.Canceled}
 	}
-	return newFinalBody(body, buf, c.req.Context(), cancel)
+	return c.finalBody(n, body, buf, c.req.Context(), cancel)
 }
 
 // replay is a failed attempt's body, read to its end (or to the error that
@@ -168,15 +168,16 @@ type finalBody struct {
 	closed atomic.Bool
 }
 
-func newFinalBody(rc io.ReadCloser, read []byte, ctx context.Context, cancel context.CancelFunc) *finalBody {
-	b := &finalBody{rc: rc, r: rc, cancel: cancel}
+// init makes b the body of rc, read already (read followed by rc), whose
+// Close, or ctx's end, calls cancel.
+func (b *finalBody) init(rc io.ReadCloser, read []byte, ctx context.Context, cancel context.CancelFunc) {
+	b.rc, b.r, b.cancel = rc, rc, cancel
 	if len(read) > 0 {
 		b.r = io.MultiReader(bytes.NewReader(read), rc)
 	}
 	if ctx.Done() != nil {
 		b.stop = context.AfterFunc(ctx, cancel)
 	}
-	return b
 }
 
 func (b *finalBody) Read(p []byte) (int, error) { return b.r.Read(p) }

@@ -375,3 +375,65 @@ func TestKeyLimit(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestFinalBodyFollowsRequestContext: the final response's body is read
+// under the request's own context, however long after the attempt: the
+// request's end ends the reading, and the body's Close ends the context the
+// attempt's request carried. Also with an AttemptTimeout (the attempt's
+// context then has a timer of its own between the request's context and
+// the attempt's request's).
+func TestFinalBodyFollowsRequestContext(t *testing.T) {
+	for _, p := range []struct {
+		name   string
+		policy *job.Policy
+	}{
+		{"no timeout", job.NewPolicy()},
+		{"AttemptTimeout", job.NewPolicy(job.AttemptTimeout(time.Second))},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "head-")
+				w.(http.Flusher).Flush()
+				<-r.Context().Done() // the rest never comes
+			})
+			opts := []httpretry.Option{httpretry.WithPolicy(p.policy)}
+			bubble(t, map[string]http.Handler{"a.test:80": h}, opts, func(t *testing.T, tr *httpretry.Transport) {
+				// The request's end, a minute after RoundTrip has returned.
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				resp, err := tr.RoundTrip(newRequest(t, ctx, "GET", "http://a.test/", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				head := make([]byte, len("head-"))
+				if _, err := io.ReadFull(resp.Body, head); err != nil || string(head) != "head-" {
+					t.Errorf("read %q, %v; want \"head-\"", head, err)
+				}
+				time.Sleep(time.Minute)
+				if err := resp.Request.Context().Err(); err != nil {
+					t.Errorf("the attempt's request context ended (%v) before the request's", err)
+				}
+				cancel()
+				if _, err := io.ReadAll(resp.Body); !errors.Is(err, context.Canceled) {
+					t.Errorf("reading after the request's end: %v; want context.Canceled", err)
+				}
+				resp.Body.Close()
+
+				// Close, the request's context alive.
+				resp, err = tr.RoundTrip(newRequest(t, context.Background(), "GET", "http://a.test/", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rctx := resp.Request.Context()
+				time.Sleep(time.Minute)
+				if err := rctx.Err(); err != nil {
+					t.Errorf("the attempt's request context ended (%v) before the body was closed", err)
+				}
+				resp.Body.Close()
+				if err := rctx.Err(); err != context.Canceled {
+					t.Errorf("after Close, the attempt's request context's Err = %v, want context.Canceled", err)
+				}
+			})
+		})
+	}
+}

@@ -180,11 +180,11 @@ type detached struct {
 	n       int
 }
 
-func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (detached) Done() <-chan struct{}       { return nil }
-func (detached) Err() error                  { return nil }
+func (*detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*detached) Done() <-chan struct{}       { return nil }
+func (*detached) Err() error                  { return nil }
 
-func (d detached) Value(key any) any {
+func (d *detached) Value(key any) any {
 	if key == (attemptsKey{}) {
 		return d.n
 	}
@@ -218,6 +218,34 @@ type call struct {
 	sent bool           // the caller's body has gone to an attempt
 	done bool           // RoundTrip has returned (an abandoned attempt may still run)
 	last *http.Response // the last attempt's response, until handed out
+
+	// The first attempt's request context's parent and response body
+	// wrapper, allocated with the call: a request answered at once costs
+	// one allocation of its own, not three. Only the first attempt uses
+	// them (attempts never overlap, and a later one gets its own).
+	det0  detached
+	body0 finalBody
+}
+
+// parent returns the parent of attempt n's request context.
+func (c *call) parent(actx context.Context, n int) *detached {
+	d := &c.det0
+	if n != 1 {
+		d = new(detached)
+	}
+	*d = detached{attempt: actx, n: n}
+	return d
+}
+
+// finalBody wraps rc, the body of attempt n's response, for the caller
+// (see finalBody.init).
+func (c *call) finalBody(n int, rc io.ReadCloser, read []byte, ctx context.Context, cancel context.CancelFunc) *finalBody {
+	b := &c.body0
+	if n != 1 {
+		b = new(finalBody)
+	}
+	b.init(rc, read, ctx, cancel)
+	return b
 }
 
 // attempt is the job's operation: one attempt of the request.
@@ -229,7 +257,8 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	// The request's context follows the attempt's only until the headers
 	// have come: the attempt's context ends when this function returns,
 	// and the final response's body must outlive it.
-	rctx, cancel := context.WithCancel(detached{actx, job.AttemptFrom(actx)})
+	n := job.AttemptFrom(actx)
+	rctx, cancel := context.WithCancel(c.parent(actx, n))
 	stop := afterFunc(actx, cancel)
 	r := c.req.WithContext(rctx)
 	r.Body = body
@@ -260,7 +289,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	}
 
 	if v == retry {
-		resp.Body = c.drain(resp.Body, stop, cancel)
+		resp.Body = c.drain(n, resp.Body, stop, cancel)
 		c.hold(resp)
 		return resp, statusErr(c.req, resp, v, h)
 	}
@@ -273,7 +302,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 		cancel()
 		return nil, c.failed(actx, rctx.Err())
 	}
-	resp.Body = newFinalBody(resp.Body, nil, c.req.Context(), cancel)
+	resp.Body = c.finalBody(n, resp.Body, nil, c.req.Context(), cancel)
 	c.hold(resp)
 	if v == final {
 		return resp, statusErr(c.req, resp, v, h)
