@@ -372,3 +372,30 @@ func TestDoMisuse(t *testing.T) {
 	mustPanic(t, "scheduler: ", func() { scheduler.Do(s, nil, op) }) //nolint:staticcheck // the misuse under test
 	mustPanic(t, "scheduler: ", func() { scheduler.Do[int](s, context.Background(), nil) })
 }
+
+// Do's success path, its first attempt inline: one allocation for the job
+// and its attempt's context; a key adds its state while the job lives.
+func TestDoInlineAllocs(t *testing.T) {
+	s := scheduler.New(scheduler.WithWorkers(2))
+	defer s.Close()
+	ctx := context.Background()
+	p := job.NewPolicy(job.MaxAttempts(3))
+	key := job.Key("k") // boxed once: Do's own cost is what is counted
+	for _, tt := range []struct {
+		name string
+		opts []job.Option
+		want float64
+	}{
+		{"Policy", []job.Option{p}, 1},
+		{"Policy and Key", []job.Option{p, key}, 2},
+	} {
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := scheduler.Do(s, ctx, trivial, tt.opts...); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > tt.want {
+			t.Errorf("%s: Do allocates %v times per call, want %v", tt.name, allocs, tt.want)
+		}
+	}
+}

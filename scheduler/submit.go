@@ -40,23 +40,22 @@ func Submit[T any](s *Scheduler, ctx context.Context, op func(context.Context) (
 func Do[T any](s *Scheduler, ctx context.Context, op func(context.Context) (T, error), opts ...job.Option) (T, error) {
 	check(s, ctx, op == nil)
 	cfg := job.Configure(s.defaults, opts...)
-	t := newTask(s, ctx, job.OpFunc[T](op), &cfg)
-	s.call(&t.task)
+	t := newDoTask(s, ctx, job.OpFunc[T](op), &cfg)
+	s.call(&t.task, &t.first)
 	return t.p.Future().Wait(context.Background())
 }
 
-// call admits t and runs its first attempt on the calling goroutine when a
-// worker's place is free, nothing is queued and its key lets it; otherwise
-// it queues t (or leaves it where its key's gate put it). It returns when
-// the inline attempt is over, or at once.
-func (s *Scheduler) call(t *task) {
+// call admits t and runs its first attempt on the calling goroutine, with
+// context a (fresh), when a worker's place is free, nothing is queued and
+// its key lets it; otherwise it queues t (or leaves it where its key's gate
+// put it). It returns when the inline attempt is over, or at once.
+func (s *Scheduler) call(t *task, a *job.Attempt) {
 	if err := s.take1(t.ctx, true); err != nil {
 		s.mu.Lock()
 		s.resolve(t, t.run.Fail(err), endCanceled) // never admitted
 		s.mu.Unlock()
 		return
 	}
-	a := new(job.Attempt) // made outside the lock, as a worker's is
 	s.mu.Lock()
 	if s.acceptLocked(t, true) == nil && t.state == sQueued {
 		// A job that waits is registered with its context, so that the

@@ -81,10 +81,32 @@ type typedTask[T any] struct {
 // goroutine, when the policy's RetryOnResult is for another type than T.
 func newTask[T any](s *Scheduler, ctx context.Context, op job.Op[T], cfg *job.Config) *typedTask[T] {
 	job.CheckResult[T](cfg.Policy)
-	t := &typedTask[T]{op: op}
+	t := &typedTask[T]{}
+	t.init(s, ctx, op, cfg)
+	return t
+}
+
+// init makes t a job of op, not yet admitted.
+func (t *typedTask[T]) init(s *Scheduler, ctx context.Context, op job.Op[T], cfg *job.Config) {
+	t.op = op
 	t.job, t.s, t.ctx, t.index = t, s, ctx, -1
 	t.p.OnCancel(t)
 	t.run.Start(ctx, cfg.Policy, cfg.Key, s.envWith(cfg.Rand))
+}
+
+// doTask is a job of Do, with the context its first attempt has should
+// that attempt run on the caller's goroutine: one allocation for both.
+// Retries run on workers, each with a context of the worker's.
+type doTask[T any] struct {
+	typedTask[T]
+	first job.Attempt
+}
+
+// newDoTask is newTask for Do.
+func newDoTask[T any](s *Scheduler, ctx context.Context, op job.Op[T], cfg *job.Config) *doTask[T] {
+	job.CheckResult[T](cfg.Policy)
+	t := &doTask[T]{}
+	t.init(s, ctx, op, cfg)
 	return t
 }
 
