@@ -40,15 +40,29 @@ func WithKeyLimit(n int) Option {
 	return optionFunc(func(c *config) { c.keyLimit = n })
 }
 
-// key returns t's key state, creating it. Called with mu.
+// key returns key k's state, creating it. Called with mu.
 func (s *Scheduler) key(k string) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{paused: never}
+		if ks = s.spareKey; ks != nil {
+			s.spareKey = nil // (reset as it was dropped)
+		} else {
+			ks = &keyState{paused: never}
+		}
 		s.initRate(k, ks)
 		s.keys[k] = ks
 	}
 	return ks
+}
+
+// forget drops idle key k's state, keeping the struct, reset, for the next
+// key to be created: a keyed job whose key had no state (most hosts in
+// turn, or one at a time) then allocates none. Nothing refers to a key's
+// state but s.keys. Called with mu.
+func (s *Scheduler) forget(k string, ks *keyState) {
+	delete(s.keys, k)
+	*ks = keyState{paused: never}
+	s.spareKey = ks
 }
 
 // gate decides whether queued task t may run now; if not, it parks t (its
@@ -196,17 +210,27 @@ func (s *Scheduler) release(t *task) {
 	s.dropIfIdle(t.run.Key(), ks)
 }
 
-// keyJobDone records that a job of t's key has ended. Called with mu.
+// keyJobDone records that a job of t's key has ended, giving back the
+// slot it held. Called with mu.
 func (s *Scheduler) keyJobDone(t *task) {
-	s.release(t)
 	if !t.keyed {
+		s.release(t)
 		return
 	}
 	t.keyed = false
-	if ks := s.keys[t.run.Key()]; ks != nil {
-		ks.jobs--
-		s.dropIfIdle(t.run.Key(), ks)
+	k := t.run.Key()
+	ks := s.keys[k] // (a live job's key keeps its state)
+	if ks == nil {
+		t.slot = false
+		return
 	}
+	if t.slot { // release's work, with the one lookup
+		t.slot = false
+		ks.running--
+		s.admitWaiting(ks)
+	}
+	ks.jobs--
+	s.dropIfIdle(k, ks)
 }
 
 // admitWaiting moves waiting jobs of ks to the ready queue while ks has free
@@ -237,7 +261,7 @@ func (s *Scheduler) dropIfIdle(k string, ks *keyState) {
 		return
 	}
 	if ks.paused == never && ks.lim == nil && ks.adaptive == nil {
-		delete(s.keys, k) // the common case, without reading the clock
+		s.forget(k, ks) // the common case, without reading the clock
 		return
 	}
 	now := s.now()
@@ -256,7 +280,7 @@ func (s *Scheduler) dropIfIdle(k string, ks *keyState) {
 		}
 		return
 	}
-	delete(s.keys, k)
+	s.forget(k, ks)
 }
 
 // sweepKeys drops keys left idle with an expired pause, and sets when to
@@ -318,6 +342,19 @@ func (s *Scheduler) KeyStats(k string) (KeyStats, bool) {
 func (s *Scheduler) keyOf(t *task) *keyState {
 	if k := t.run.Key(); k != "" {
 		return s.keys[k]
+	}
+	return nil
+}
+
+// adaptiveKeyOf returns t's key state when its key's rate is adaptive, or
+// nil; without WithAdaptiveKeyRate no key is, and it looks nothing up.
+// Called with mu.
+func (s *Scheduler) adaptiveKeyOf(t *task) *keyState {
+	if s.cfg.adaptive == nil {
+		return nil
+	}
+	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
+		return ks
 	}
 	return nil
 }

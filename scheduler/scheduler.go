@@ -74,6 +74,7 @@ type Scheduler struct {
 	waiters      []*waiter
 	admitWaiters []chan struct{}
 	keys         map[string]*keyState
+	spareKey     *keyState // a dropped key's state, reset, for the next new key
 	budget       *budget
 	global       *bucket
 	st           Stats
@@ -309,7 +310,7 @@ func (s *Scheduler) begin(id int, t *task, spare **job.Attempt) (n int, ok bool)
 	}
 	n = t.run.Begin()
 	t.job.begin()
-	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
+	if ks := s.adaptiveKeyOf(t); ks != nil {
 		t.due = s.now() // while it runs: when the attempt started
 		ks.adaptive.sent(t.due)
 	}
@@ -336,7 +337,7 @@ func (s *Scheduler) returned(id int, t *task, o job.Outcome, obs Observer) bool 
 	s.attempts[id] = nil
 	t.state = sJudging
 	s.pause(t, o.Hint)
-	if ks := s.keyOf(t); ks != nil && ks.adaptive != nil {
+	if ks := s.adaptiveKeyOf(t); ks != nil {
 		now := s.now()
 		ks.adaptive.observe(now, o.Throttled, o.Hint, ks.paced > 0, s.timeAt(now), t.due)
 	}
