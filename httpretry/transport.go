@@ -34,6 +34,25 @@ type Transport struct {
 	bodyLimit int64
 	retryAll  bool
 	closed    atomic.Bool
+	lastKey   atomic.Pointer[keyOption] // the key option of the last request keyed
+}
+
+// keyOption is a key and its job.Key option. A Transport keeps the last
+// one made, so that the requests to one host (an API fan-out) do not box
+// the same key again and again.
+type keyOption struct {
+	key string
+	opt job.Option
+}
+
+// keyOpt returns the job.Key option of key k.
+func (t *Transport) keyOpt(k string) job.Option {
+	if ko := t.lastKey.Load(); ko != nil && ko.key == k {
+		return ko.opt
+	}
+	ko := &keyOption{k, job.Key(k)}
+	t.lastKey.Store(ko)
+	return ko.opt
 }
 
 // NewTransport returns a Transport that sends each attempt through base (nil:
@@ -121,7 +140,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c.key == "" {
 		resp, err = scheduler.Do(t.s, req.Context(), c.attempt, t.policy)
 	} else {
-		resp, err = scheduler.Do(t.s, req.Context(), c.attempt, t.policy, job.Key(c.key))
+		resp, err = scheduler.Do(t.s, req.Context(), c.attempt, t.policy, t.keyOpt(c.key))
 	}
 	return c.finish(resp, err)
 }
