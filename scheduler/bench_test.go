@@ -179,3 +179,31 @@ func BenchmarkParkedMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDo: one trivial job per iteration through Do, its attempt
+// inline on the caller's goroutine, without and with a key (a key with no
+// state, made and dropped with the job, as a request to an idle host);
+// job.Do, which has no scheduler, is its baseline.
+func BenchmarkDo(b *testing.B) {
+	ctx := context.Background()
+	key := job.Key("api.example.com:443")
+	for _, bb := range []struct {
+		name string
+		do   func(s *scheduler.Scheduler) (int, error)
+	}{
+		{"job.Do", func(*scheduler.Scheduler) (int, error) { return job.Do(ctx, trivial, benchPolicy) }},
+		{"no key", func(s *scheduler.Scheduler) (int, error) { return scheduler.Do(s, ctx, trivial, benchPolicy) }},
+		{"key", func(s *scheduler.Scheduler) (int, error) { return scheduler.Do(s, ctx, trivial, benchPolicy, key) }},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			s := scheduler.New(scheduler.WithWorkers(64))
+			defer s.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bb.do(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
