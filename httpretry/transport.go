@@ -229,9 +229,9 @@ type call struct {
 	req *http.Request
 	key string
 
-	kind bodyKind
 	buf  []byte        // bufferedBody: the body; onceBody: its first bytes
 	rest io.ReadCloser // onceBody: the rest of it
+	kind bodyKind      // (beside mu and the flags: they share a word)
 
 	mu   sync.Mutex
 	sent bool           // the caller's body has gone to an attempt
