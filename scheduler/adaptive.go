@@ -64,7 +64,9 @@ type AdaptiveOption struct {
 }
 
 // AdaptiveBeta sets the factor applied to a key's measured rate on a
-// throttle (default 0.7). It panics unless 0 < beta < 1.
+// throttle (default 0.7; after a throttle with a Retry-After, the first
+// level is beta² of it, and a throttle lowers a level by at most beta²).
+// It panics unless 0 < beta < 1.
 func AdaptiveBeta(beta float64) AdaptiveOption {
 	if !(beta > 0 && beta < 1) {
 		panic(fmt.Sprintf("scheduler: AdaptiveBeta must be in (0, 1), got %v", beta))
@@ -73,8 +75,9 @@ func AdaptiveBeta(beta float64) AdaptiveOption {
 }
 
 // AdaptiveScale sets the cubic growth's scale (default 0.4): how fast a
-// key's rate grows back after a throttle. It panics unless scale > 0 and
-// finite.
+// key's rate grows back after a plain throttle (after one with a
+// Retry-After the key is paced at a level instead). It panics unless
+// scale > 0 and finite.
 func AdaptiveScale(scale float64) AdaptiveOption {
 	if !(scale > 0) || math.IsInf(scale, 0) {
 		panic(fmt.Sprintf("scheduler: AdaptiveScale must be a positive finite number, got %v", scale))
