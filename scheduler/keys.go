@@ -203,11 +203,18 @@ func (s *Scheduler) release(t *task) {
 	if !t.slot {
 		return
 	}
+	k := t.run.Key()
+	ks := s.keys[k]
+	s.giveBack(t, ks)
+	s.dropIfIdle(k, ks)
+}
+
+// giveBack returns the slot t holds to its key's state ks and lets the
+// next waiting job of the key run. Called with mu.
+func (s *Scheduler) giveBack(t *task, ks *keyState) {
 	t.slot = false
-	ks := s.keys[t.run.Key()]
 	ks.running--
 	s.admitWaiting(ks)
-	s.dropIfIdle(t.run.Key(), ks)
 }
 
 // keyJobDone records that a job of t's key has ended, giving back the
@@ -224,10 +231,8 @@ func (s *Scheduler) keyJobDone(t *task) {
 		t.slot = false
 		return
 	}
-	if t.slot { // release's work, with the one lookup
-		t.slot = false
-		ks.running--
-		s.admitWaiting(ks)
+	if t.slot {
+		s.giveBack(t, ks) // release's work, with the one lookup
 	}
 	ks.jobs--
 	s.dropIfIdle(k, ks)
