@@ -222,15 +222,21 @@ func (a *adaptive) sent(now int64) {
 	a.count++
 }
 
+// stepOf returns the step of a leveled key at t: how many it has taken,
+// and when the last one started.
+func (a *adaptive) stepOf(t int64) (k, from int64) {
+	if t <= a.set {
+		return 0, a.set
+	}
+	k = (t - a.set) / a.holdFor
+	return k, a.set + k*a.holdFor
+}
+
 // step returns the step of a leveled key at t: when it started, and its
 // rate.
 func (a *adaptive) step(t int64) (from int64, r float64) {
-	if t <= a.set {
-		return a.set, a.level
-	}
-	k := (t - a.set) / a.holdFor
-	r = a.level * math.Pow(hintedStep, float64(min(k, 1000)))
-	return a.set + k*a.holdFor, r
+	k, from := a.stepOf(t)
+	return from, a.level * math.Pow(hintedStep, float64(min(k, 1000)))
 }
 
 // bucketRate estimates what a server that is a token bucket takes, from
@@ -307,7 +313,7 @@ func (a *adaptive) observe(now int64, throttled bool, hint time.Duration, satura
 		}
 		if a.leveled && sent >= a.set {
 			a.takenSet++
-			if from, _ := a.step(sent); from >= a.stepFrom {
+			if _, from := a.stepOf(sent); from >= a.stepFrom {
 				if from > a.stepFrom {
 					a.stepFrom, a.taken = from, 0
 				}
