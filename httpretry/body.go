@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"sync/atomic"
 
 	"github.com/rebound-go/rebound/job"
 )
@@ -137,7 +136,7 @@ func (c *call) drain(n int, body io.ReadCloser, stop func() bool, cancel context
 		cancel()
 		return &replay{r: bytes.NewReader(buf), err: context.Canceled}
 	}
-	return c.finalBody(n, body, buf, c.req.Context(), cancel)
+	return c.finalBody(n, body, buf, cancel)
 }
 
 // replay is a failed attempt's body, read to its end (or to the error that
@@ -158,25 +157,20 @@ func (b *replay) Read(p []byte) (int, error) {
 func (b *replay) Close() error { return nil }
 
 // finalBody is the body of a response handed to the caller. It owns the
-// attempt's request context, which has stopped following the attempt's:
-// Close ends it, and so does the end of the request's own context.
+// attempt's request context, which has stopped following the attempt's
+// (it still ends with the request's own context): Close ends it.
 type finalBody struct {
 	rc     io.ReadCloser
 	r      io.Reader // rc, or the bytes read already followed by rc
 	cancel context.CancelFunc
-	stop   func() bool // stops following the request's context
-	closed atomic.Bool
 }
 
 // init makes b the body of rc, read already (read followed by rc), whose
-// Close, or ctx's end, calls cancel.
-func (b *finalBody) init(rc io.ReadCloser, read []byte, ctx context.Context, cancel context.CancelFunc) {
+// Close calls cancel.
+func (b *finalBody) init(rc io.ReadCloser, read []byte, cancel context.CancelFunc) {
 	b.rc, b.r, b.cancel = rc, rc, cancel
 	if len(read) > 0 {
 		b.r = io.MultiReader(bytes.NewReader(read), rc)
-	}
-	if ctx.Done() != nil {
-		b.stop = context.AfterFunc(ctx, cancel)
 	}
 }
 
@@ -184,11 +178,6 @@ func (b *finalBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 func (b *finalBody) Close() error {
 	err := b.rc.Close()
-	if b.closed.CompareAndSwap(false, true) {
-		if b.stop != nil {
-			b.stop()
-		}
-		b.cancel()
-	}
+	b.cancel()
 	return err
 }

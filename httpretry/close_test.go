@@ -146,24 +146,58 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// TestNoGoroutinePerAttempt: the request context of an attempt, derived from
+// TestNoGoroutinePerAttempt: an attempt's request context, which follows
 // the attempt's and the request's contexts, starts no goroutine to follow
 // them (the standard library starts one for a parent it cannot register
-// with).
+// with): with a timer on the attempt, with a deadline on the request, and
+// with an observer whose context for the attempt can end on its own.
 func TestNoGoroutinePerAttempt(t *testing.T) {
-	stacks := make(chan string, 1)
-	srv := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		buf := make([]byte, 1<<20)
-		stacks <- string(buf[:runtime.Stack(buf, true)])
-	}))
-	policy := job.NewPolicy(job.AttemptTimeout(time.Minute)) // an attempt context with a timer
-	tr := newTransport(t, plainBase(t, false), httpretry.WithPolicy(policy))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, _, err := roundTrip(t, tr, newRequest(t, ctx, "GET", srv.URL, nil)); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name     string
+		policy   *job.Policy
+		deadline bool
+		observer scheduler.Observer
+	}{
+		{"AttemptTimeout", job.NewPolicy(job.AttemptTimeout(time.Minute)), false, nil},
+		{"request deadline", job.NewPolicy(), true, nil},
+		{"observer's context", job.NewPolicy(), false, cancelingObserver{}},
 	}
-	if st := <-stacks; strings.Contains(st, "context.(*cancelCtx).propagateCancel") {
-		t.Errorf("a goroutine follows a context during the attempt:\n%s", st)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stacks := make(chan string, 1)
+			srv := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				buf := make([]byte, 1<<20)
+				stacks <- string(buf[:runtime.Stack(buf, true)])
+			}))
+			s := scheduler.New()
+			defer s.Close()
+			if tc.observer != nil {
+				s.Observe(tc.observer)
+			}
+			tr := newTransport(t, plainBase(t, false), httpretry.WithPolicy(tc.policy), httpretry.WithScheduler(s))
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.deadline {
+				ctx, cancel = context.WithTimeout(context.Background(), time.Hour)
+			}
+			defer cancel()
+			if _, _, err := roundTrip(t, tr, newRequest(t, ctx, "GET", srv.URL, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if st := <-stacks; strings.Contains(st, "context.(*cancelCtx).propagateCancel") {
+				t.Errorf("a goroutine follows a context during the attempt:\n%s", st)
+			}
+		})
 	}
 }
+
+// cancelingObserver gives each attempt a context that can end on its own,
+// between the request's context and the attempt's.
+type cancelingObserver struct{}
+
+func (cancelingObserver) StartAttempt(ctx context.Context, _ string, _ int) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	_ = cancel // ended with the job's context, never before
+	return ctx
+}
+
+func (cancelingObserver) Observe(context.Context, scheduler.Event) {}

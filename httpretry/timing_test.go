@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/rebound-go/rebound/httpretry"
 	"github.com/rebound-go/rebound/job"
 	"github.com/rebound-go/rebound/scheduler"
+	"github.com/rebound-go/rebound/wait"
 )
 
 // The tests of this file run in synctest bubbles, on the in-memory network
@@ -437,3 +439,77 @@ func TestFinalBodyFollowsRequestContext(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestContextFollowsCaller: an attempt's request carries the
+// request's deadline and values and the attempt's number, and ends with the
+// request's context with its cause, during the attempt and while the final
+// body is read.
+func TestRequestContextFollowsCaller(t *testing.T) {
+	type key struct{}
+	errGone := errors.New("the caller has gone")
+	var calls atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "head-")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest never comes
+	})
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet(map[string]http.Handler{"a.test:80": h})
+		defer n.close()
+		var seen []context.Context
+		rec := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			seen = append(seen, r.Context())
+			return n.base.RoundTrip(r)
+		})
+		tr := httpretry.NewTransport(rec, httpretry.WithPolicy(job.NewPolicy(job.Wait(wait.Constant(time.Second)))))
+		defer tr.Close()
+
+		ctx, cancel := context.WithCancelCause(context.WithValue(context.Background(), key{}, "v"))
+		ctx, stop := context.WithTimeout(ctx, time.Hour)
+		defer stop()
+		deadline, _ := ctx.Deadline()
+		resp, err := tr.RoundTrip(newRequest(t, ctx, "GET", "http://a.test/", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 2 || httpretry.Attempts(resp) != 2 {
+			t.Fatalf("%d attempts (Attempts %d), want 2", len(seen), httpretry.Attempts(resp))
+		}
+		for i, c := range seen {
+			if d, ok := c.Deadline(); !ok || !d.Equal(deadline) {
+				t.Errorf("attempt %d: Deadline() = %v, %v; want the request's, %v", i+1, d, ok, deadline)
+			}
+			if v := c.Value(key{}); v != "v" {
+				t.Errorf("attempt %d: Value(key) = %v, want v", i+1, v)
+			}
+			if n := job.AttemptFrom(c); n != i+1 {
+				t.Errorf("attempt %d: AttemptFrom = %d", i+1, n)
+			}
+		}
+		head := make([]byte, len("head-"))
+		if _, err := io.ReadFull(resp.Body, head); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute) // long after the attempt
+		if err := seen[1].Err(); err != nil {
+			t.Fatalf("the final attempt's request context ended (%v) before the request's", err)
+		}
+		cancel(errGone)
+		if _, err := io.ReadAll(resp.Body); !errors.Is(err, errGone) {
+			t.Errorf("reading after the request's end: %v; want its cause", err)
+		}
+		if c := context.Cause(seen[1]); c != errGone {
+			t.Errorf("Cause of the final attempt's request context = %v, want the request's cause", c)
+		}
+		resp.Body.Close()
+	})
+}
+
+// roundTripFunc is a RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

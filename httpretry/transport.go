@@ -94,7 +94,10 @@ func NewClient(opts ...Option) *http.Client {
 // request's context bounds everything (its end cancels a waiting retry at
 // once and a running attempt through its context, and is then the reason of
 // the *job.Error returned), and is the context the final response's body is
-// read under.
+// read under. Each attempt sends a shallow copy of req whose context derives
+// from req's (its deadline, values and end, with its cause) and carries the
+// attempt's number (job.AttemptFrom); the attempt's end (its AttemptTimeout,
+// the Transport's Close) ends it too, until the response is handed out.
 //
 // When the last attempt got a response, RoundTrip returns that response
 // unchanged with a nil error, whatever its status and whatever ended the
@@ -191,29 +194,44 @@ func Attempts(resp *http.Response) int {
 // the attempt's number.
 type attemptsKey struct{}
 
-// detached is the parent of an attempt's request context: the attempt's
-// values and number, without its end (context.WithoutCancel and
-// context.WithValue in one).
-type detached struct {
+// reqParent is the parent of an attempt's request context: the request's
+// own context (its end and deadline) with the attempt's values and number.
+// The request context derives from the request's context, not from the
+// attempt's, so that the final response's body outlives the attempt, and
+// the end of the request's context reaches it directly; the attempt's end
+// (its timeout, Future.Cancel, the scheduler's shutdown) cancels it through
+// afterCancel until the response is handed out.
+type reqParent struct {
+	req     context.Context
 	attempt context.Context
 	n       int
 }
 
-func (*detached) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (*detached) Done() <-chan struct{}       { return nil }
-func (*detached) Err() error                  { return nil }
+func (p *reqParent) Deadline() (time.Time, bool) { return p.req.Deadline() }
+func (p *reqParent) Done() <-chan struct{}       { return p.req.Done() }
+func (p *reqParent) Err() error                  { return p.req.Err() }
 
-func (d *detached) Value(key any) any {
+func (p *reqParent) Value(key any) any {
 	if key == (attemptsKey{}) {
-		return d.n
+		return p.n
 	}
-	return d.attempt.Value(key)
+	if a, ok := p.attempt.(*job.Attempt); ok {
+		return a.DetachedValue(key) // not its end: the body outlives it
+	}
+	return p.attempt.Value(key)
 }
 
-// afterFunc is context.AfterFunc, cheaper on a scheduler's attempt context.
-func afterFunc(ctx context.Context, f func()) (stop func() bool) {
+// AfterFunc makes a context derived from p follow the request's context
+// without a goroutine of its own when its values lead to another
+// cancelable context (the attempt's timeout, an observer's context): the
+// context package calls it then.
+func (p *reqParent) AfterFunc(f func()) (stop func() bool) { return context.AfterFunc(p.req, f) }
+
+// afterCancel calls f once the attempt whose context ctx is has been
+// canceled (see job.Attempt.AfterCancel), or once ctx has ended.
+func afterCancel(ctx context.Context, f func()) (stop func() bool) {
 	if a, ok := ctx.(*job.Attempt); ok {
-		return a.AfterFunc(f)
+		return a.AfterCancel(f)
 	}
 	return context.AfterFunc(ctx, f)
 }
@@ -242,28 +260,28 @@ type call struct {
 	// wrapper, allocated with the call: a request answered at once costs
 	// one allocation of its own, not three. Only the first attempt uses
 	// them (attempts never overlap, and a later one gets its own).
-	det0  detached
+	par0  reqParent
 	body0 finalBody
 }
 
 // parent returns the parent of attempt n's request context.
-func (c *call) parent(actx context.Context, n int) *detached {
-	d := &c.det0
+func (c *call) parent(actx context.Context, n int) *reqParent {
+	p := &c.par0
 	if n != 1 {
-		d = new(detached)
+		p = new(reqParent)
 	}
-	*d = detached{attempt: actx, n: n}
-	return d
+	*p = reqParent{req: c.req.Context(), attempt: actx, n: n}
+	return p
 }
 
 // finalBody wraps rc, the body of attempt n's response, for the caller
 // (see finalBody.init).
-func (c *call) finalBody(n int, rc io.ReadCloser, read []byte, ctx context.Context, cancel context.CancelFunc) *finalBody {
+func (c *call) finalBody(n int, rc io.ReadCloser, read []byte, cancel context.CancelFunc) *finalBody {
 	b := &c.body0
 	if n != 1 {
 		b = new(finalBody)
 	}
-	b.init(rc, read, ctx, cancel)
+	b.init(rc, read, cancel)
 	return b
 }
 
@@ -278,7 +296,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	// and the final response's body must outlive it.
 	n := job.AttemptFrom(actx)
 	rctx, cancel := context.WithCancel(c.parent(actx, n))
-	stop := afterFunc(actx, cancel)
+	stop := afterCancel(actx, cancel)
 	r := c.req.WithContext(rctx)
 	r.Body = body
 	if c.kind == bufferedBody {
@@ -321,7 +339,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 		cancel()
 		return nil, c.failed(actx, rctx.Err())
 	}
-	resp.Body = c.finalBody(n, resp.Body, nil, c.req.Context(), cancel)
+	resp.Body = c.finalBody(n, resp.Body, nil, cancel)
 	c.hold(resp)
 	if v == final {
 		return resp, statusErr(c.req, resp, v, h)

@@ -58,11 +58,11 @@ type Attempt struct {
 	std    atomic.Pointer[stdCtx]
 
 	mu         sync.Mutex
-	after      *afterFunc  // AfterFunc's registrations, while a is alive
+	after      *afterFunc  // AfterFunc's and AfterCancel's registrations, while a is alive
 	stopParent func() bool // ends the watch of an ending parent for AfterFunc; nil: none
 }
 
-// afterFunc is one registration of Attempt.AfterFunc.
+// afterFunc is one registration of Attempt.AfterFunc or AfterCancel.
 type afterFunc struct {
 	a    *Attempt
 	f    func()
@@ -172,18 +172,29 @@ func (a *Attempt) Cancel(err error) {
 // context has ended, as context.AfterFunc(a, f) does, and returns a stop
 // function with the same contract (true: the call to f was stopped). It is
 // cheaper than context.AfterFunc(a, f): it does not make the standard
-// context behind the attempt (see Attempt), so an operation that hands
-// work past its attempt (net/http's response bodies, in package httpretry)
-// pays a few words per attempt, not a context tree.
-func (a *Attempt) AfterFunc(f func()) (stop func() bool) {
+// context behind the attempt (see Attempt).
+func (a *Attempt) AfterFunc(f func()) (stop func() bool) { return a.register(f, true) }
+
+// AfterCancel is AfterFunc for an f that ends something derived from the
+// attempt's parent already: f runs once the attempt is canceled (Cancel,
+// its timeout, its return from Call), but the end of the parent alone need
+// not run it, as the derived thing ends with its parent by itself. It
+// spares AfterFunc's watch of a parent that can end (a context.AfterFunc
+// on it). An operation that hands work past its attempt uses it: package
+// httpretry's request contexts derive from the request's own context, and
+// the attempt's end cancels them until the response is handed out.
+func (a *Attempt) AfterCancel(f func()) (stop func() bool) { return a.register(f, false) }
+
+// register is AfterFunc (watchParent) and AfterCancel.
+func (a *Attempt) register(f func(), watchParent bool) (stop func() bool) {
 	if s := a.std.Load(); s != nil {
 		// A standard context is in place (perhaps a timeout's, which ends
 		// on its own): it ends whenever a does.
 		return context.AfterFunc(s.ctx, f)
 	}
 	// Without one, a ends only by Cancel (its own end included) or by
-	// the end of its parent, which is watched once for every
-	// registration.
+	// the end of its parent, which AfterFunc watches once for all its
+	// registrations.
 	r := &afterFunc{a: a, f: f}
 	a.mu.Lock()
 	if a.state.Load() != alive {
@@ -194,7 +205,7 @@ func (a *Attempt) AfterFunc(f func()) (stop func() bool) {
 	}
 	r.next = a.after
 	a.after = r
-	if a.stopParent == nil && a.parent != nil && a.parent.Done() != nil {
+	if watchParent && a.stopParent == nil && a.parent != nil && a.parent.Done() != nil {
 		// (Under a.mu: context.AfterFunc never calls back synchronously.)
 		a.stopParent = context.AfterFunc(a.parent, func() { a.Cancel(a.parent.Err()) })
 	}
@@ -261,6 +272,20 @@ func (a *Attempt) Value(key any) any {
 	}
 	if a.std.Load() != nil || a.state.Load() != alive {
 		return a.materialize().Value(key)
+	}
+	return a.parent.Value(key)
+}
+
+// DetachedValue returns the value for key that a context derived from a's
+// parent and carrying a's values sees: the attempt number for AttemptFrom,
+// and the parent's values. Unlike Value it never reads the standard
+// context behind a (which, once a has ended, answers for context.Cause(a)
+// and must then be made), so a context that outlives the attempt can carry
+// its values at no cost: package httpretry's request contexts, whose
+// response bodies are read after their attempt has returned.
+func (a *Attempt) DetachedValue(key any) any {
+	if _, ok := key.(attemptKey); ok {
+		return a.n
 	}
 	return a.parent.Value(key)
 }

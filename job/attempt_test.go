@@ -265,3 +265,128 @@ func TestAttemptAfterFuncEnded(t *testing.T) {
 		<-ran
 	})
 }
+
+// Attempt.AfterCancel calls f once the attempt is canceled, times out or
+// returns, unless stopped first; the end of its parent alone does not call
+// it (what f ends derives from the parent and ends with it by itself), and
+// it starts no watch of the parent.
+func TestAttemptAfterCancel(t *testing.T) {
+	cases := []struct {
+		name string
+		p    *job.Policy
+		end  func(a *job.Attempt) // ends the running attempt; nil: it returns
+	}{
+		{"canceled", job.NewPolicy(), func(a *job.Attempt) { a.Cancel(context.Canceled) }},
+		{"timeout", job.NewPolicy(job.AttemptTimeout(time.Second)), func(*job.Attempt) {}},
+		{"returns", job.NewPolicy(), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := new(job.Attempt)
+				ran, stoppedRan := make(chan struct{}), false
+				var stopLater func() bool
+				runAttempt(context.Background(), tc.p, &job.Env{}, a, func(ctx context.Context) (int, error) {
+					stop := a.AfterCancel(func() { stoppedRan = true })
+					if !stop() {
+						t.Error("stop before the end = false, want true")
+					}
+					stopLater = a.AfterCancel(func() { close(ran) })
+					if tc.end == nil {
+						return 0, nil
+					}
+					tc.end(a)
+					<-ctx.Done()
+					return 0, ctx.Err()
+				})
+				<-ran
+				if stopLater() {
+					t.Error("stop after f ran = true, want false")
+				}
+				synctest.Wait()
+				if stoppedRan {
+					t.Error("a stopped f ran")
+				}
+			})
+		})
+	}
+
+	t.Run("parent ends", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			parent, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			a := new(job.Attempt)
+			ran := make(chan struct{})
+			before := runtime.NumGoroutine()
+			runAttempt(parent, job.NewPolicy(), &job.Env{}, a, func(ctx context.Context) (int, error) {
+				a.AfterCancel(func() { close(ran) })
+				cancel()
+				synctest.Wait()
+				select {
+				case <-ran:
+					t.Error("f ran at the parent's end, before the attempt returned")
+				default:
+				}
+				if n := runtime.NumGoroutine() - before; n != 0 {
+					t.Errorf("%d goroutines during the attempt, want 0", n)
+				}
+				return 0, ctx.Err()
+			})
+			<-ran // the attempt's return calls it
+		})
+	})
+}
+
+// DetachedValue answers as Value does while the attempt runs (its number,
+// its parent's values) and goes on answering so after its end, without
+// making the standard context behind it.
+func TestAttemptDetachedValue(t *testing.T) {
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "v")
+	a := new(job.Attempt)
+	var r job.Run
+	r.Start(parent, job.NewPolicy(), "", &job.Env{})
+	r.Begin()
+	r.Begin() // the second attempt
+	check := func(when string) {
+		t.Helper()
+		if v := a.DetachedValue(key{}); v != "v" {
+			t.Errorf("%s: DetachedValue(key) = %v, want v", when, v)
+		}
+		if n := job.AttemptFrom(detached{a}); n != 2 {
+			t.Errorf("%s: AttemptFrom through DetachedValue = %d, want 2", when, n)
+		}
+	}
+	job.Call(parent, &r, a, job.OpFunc[int](func(ctx context.Context) (int, error) {
+		check("running")
+		return 0, nil
+	}))
+	check("ended")
+	// The first DetachedValue after an attempt's end allocates nothing
+	// (Value would make the standard context behind it).
+	ended := func() *job.Attempt {
+		a := new(job.Attempt)
+		var r job.Run
+		r.Start(parent, job.NewPolicy(), "", &job.Env{})
+		r.Begin()
+		job.Call(parent, &r, a, job.OpFunc[int](func(context.Context) (int, error) { return 0, nil }))
+		return a
+	}
+	setup := testing.AllocsPerRun(100, func() { ended() })
+	with := testing.AllocsPerRun(100, func() { ended().DetachedValue(key{}) })
+	if with != setup {
+		t.Errorf("DetachedValue after the end allocates %v times, want 0", with-setup)
+	}
+	if err := context.Cause(a); err != context.Canceled {
+		t.Errorf("context.Cause of the ended attempt = %v, want context.Canceled", err)
+	}
+}
+
+// detached is a context that carries an attempt's values through
+// DetachedValue, as package httpretry's request contexts do.
+type detached struct{ a *job.Attempt }
+
+func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detached) Done() <-chan struct{}       { return nil }
+func (detached) Err() error                  { return nil }
+func (d detached) Value(key any) any         { return d.a.DetachedValue(key) }
