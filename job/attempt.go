@@ -55,7 +55,10 @@ type Attempt struct {
 	parent context.Context
 	n      int
 	state  atomic.Uint32 // 0: alive; else why it ended (see errOf)
-	std    atomic.Pointer[stdCtx]
+	// registered: AfterFunc or AfterCancel has been called (then ending a
+	// takes mu to run their registrations).
+	registered atomic.Bool
+	std        atomic.Pointer[stdCtx]
 
 	mu         sync.Mutex
 	after      *afterFunc  // AfterFunc's and AfterCancel's registrations, while a is alive
@@ -150,11 +153,22 @@ func (a *Attempt) install(s *stdCtx) context.Context {
 // anything else for context.Canceled. The first call wins; later ones do
 // nothing. It does not wait for the operation to return.
 func (a *Attempt) Cancel(err error) {
-	if !a.state.CompareAndSwap(alive, codeOf(err)) {
-		return
+	if a.state.CompareAndSwap(alive, codeOf(err)) {
+		a.ended()
 	}
+}
+
+// ended ends a's standard context and runs its registrations, once a's
+// state has left alive, and returns the stop of the parent's watch (nil:
+// none). An attempt that never had a registration takes no lock.
+func (a *Attempt) ended() (stopParent func() bool) {
 	if s := a.std.Load(); s != nil {
 		s.cancel()
+	}
+	if !a.registered.Load() {
+		// No register has passed its check of the state: any later one
+		// sees a ended (it checks after setting registered).
+		return nil
 	}
 	a.mu.Lock()
 	list := a.after
@@ -165,7 +179,9 @@ func (a *Attempt) Cancel(err error) {
 			go r.f()
 		}
 	}
+	stopParent = a.stopParent
 	a.mu.Unlock()
+	return stopParent
 }
 
 // AfterFunc arranges to call f in its own goroutine once the attempt's
@@ -196,6 +212,7 @@ func (a *Attempt) register(f func(), watchParent bool) (stop func() bool) {
 	// the end of its parent, which AfterFunc watches once for all its
 	// registrations.
 	r := &afterFunc{a: a, f: f}
+	a.registered.Store(true) // before the check of the state (see ended)
 	a.mu.Lock()
 	if a.state.Load() != alive {
 		r.done = true
@@ -226,10 +243,14 @@ func (r *afterFunc) stop() bool {
 
 // end releases a once its attempt has returned.
 func (a *Attempt) end() {
-	a.Cancel(context.Canceled)
-	a.mu.Lock()
-	stop := a.stopParent
-	a.mu.Unlock()
+	var stop func() bool
+	if a.state.CompareAndSwap(alive, canceled) {
+		stop = a.ended()
+	} else if a.registered.Load() {
+		a.mu.Lock() // canceled before: its watch of the parent may remain
+		stop = a.stopParent
+		a.mu.Unlock()
+	}
 	if stop != nil {
 		stop()
 	}
