@@ -27,9 +27,11 @@
 //	go run ./cmd/httpbench                # one run of every cell
 //	go run ./cmd/httpbench -runs 5        # medians of 5 runs, as run.sh does
 //	go run ./cmd/httpbench -keyed         # also httpretry keyed by host on the flaky server (slow: see README)
+//	go run ./cmd/httpbench -ok -deadline 1m  # the ok server, each call under a context with a timeout, as request-scoped callers have
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -58,6 +60,7 @@ type config struct {
 	attempts int
 	base     time.Duration
 	cap      time.Duration
+	deadline time.Duration // each call's context's, from its start; 0: none
 	pattern  pattern
 }
 
@@ -73,6 +76,7 @@ func main() {
 	flag.IntVar(&c.attempts, "attempts", 4, "attempts per call, the first included, for every client")
 	flag.DurationVar(&c.base, "base", 10*time.Millisecond, "first backoff delay, for every client")
 	flag.DurationVar(&c.cap, "cap", time.Second, "longest backoff delay, for every client")
+	flag.DurationVar(&c.deadline, "deadline", 0, "run each call under a context with this timeout, as request-scoped callers do (0: context.Background)")
 	flag.Uint64Var(&c.pattern.Seed, "seed", 1, "seed of the flaky server's pattern")
 	flag.Float64Var(&c.pattern.P503, "p503", 0.10, "share of attempts answered 503")
 	flag.Float64Var(&c.pattern.P429, "p429", 0.02, "share of attempts answered 429 with Retry-After")
@@ -99,8 +103,12 @@ func main() {
 	if *inproc {
 		where = "this process"
 	}
-	fmt.Printf("httpbench: %d GETs, %d callers, %d attempts, backoff %v..%v; flaky: %.0f%% 503, %.0f%% 429 (Retry-After: %d), seed %d; server in %s; %s, GOMAXPROCS=%d; medians of %d runs\n\n",
-		c.calls, c.callers, c.attempts, c.base, c.cap, 100*c.pattern.P503, 100*c.pattern.P429, c.pattern.RetryAfter,
+	ctxOf := "context.Background"
+	if c.deadline > 0 {
+		ctxOf = fmt.Sprintf("a %v timeout", c.deadline)
+	}
+	fmt.Printf("httpbench: %d GETs, %d callers, each call under %s, %d attempts, backoff %v..%v; flaky: %.0f%% 503, %.0f%% 429 (Retry-After: %d), seed %d; server in %s; %s, GOMAXPROCS=%d; medians of %d runs\n\n",
+		c.calls, c.callers, ctxOf, c.attempts, c.base, c.cap, 100*c.pattern.P503, 100*c.pattern.P429, c.pattern.RetryAfter,
 		c.pattern.Seed, where, runtime.Version(), runtime.GOMAXPROCS(0), *runs)
 	report(os.Stdout, cells, res)
 }
@@ -109,32 +117,52 @@ func main() {
 type variant struct {
 	name string
 	// make returns the client's GET over base, and what ends the client.
-	make func(c config, base http.RoundTripper) (get func(url string) (*http.Response, error), end func())
+	make func(c config, base http.RoundTripper) (get getFunc, end func())
+}
+
+// getFunc GETs url under ctx.
+type getFunc func(ctx context.Context, url string) (*http.Response, error)
+
+// clientGet is the getFunc of an http.Client.
+func clientGet(c *http.Client) getFunc {
+	return func(ctx context.Context, url string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		return c.Do(req)
+	}
 }
 
 var (
-	plain = variant{"net/http Client (no retries)", func(_ config, base http.RoundTripper) (func(string) (*http.Response, error), func()) {
-		return (&http.Client{Transport: base}).Get, func() {}
+	plain = variant{"net/http Client (no retries)", func(_ config, base http.RoundTripper) (getFunc, func()) {
+		return clientGet(&http.Client{Transport: base}), func() {}
 	}}
-	rebound = variant{"httpretry, keyed by host (default)", func(c config, base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+	rebound = variant{"httpretry, keyed by host (default)", func(c config, base http.RoundTripper) (getFunc, func()) {
 		tr := httpretry.NewTransport(base, httpretry.WithPolicy(policy(c)))
-		return (&http.Client{Transport: tr}).Get, func() { tr.Close() }
+		return clientGet(&http.Client{Transport: tr}), func() { tr.Close() }
 	}}
-	reboundNoKey = variant{"httpretry, no key", func(c config, base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+	reboundNoKey = variant{"httpretry, no key", func(c config, base http.RoundTripper) (getFunc, func()) {
 		tr := httpretry.NewTransport(base, httpretry.WithPolicy(policy(c)), httpretry.WithKey(func(*http.Request) string { return "" }))
-		return (&http.Client{Transport: tr}).Get, func() { tr.Close() }
+		return clientGet(&http.Client{Transport: tr}), func() { tr.Close() }
 	}}
-	retryable = variant{"hashicorp/go-retryablehttp", func(c config, base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+	retryable = variant{"hashicorp/go-retryablehttp", func(c config, base http.RoundTripper) (getFunc, func()) {
 		rc := retryablehttp.NewClient()
 		rc.HTTPClient = &http.Client{Transport: base}
 		rc.Logger = nil
 		rc.RetryMax = c.attempts - 1
 		rc.RetryWaitMin, rc.RetryWaitMax = c.base, c.cap
-		return rc.Get, func() {}
+		return func(ctx context.Context, url string) (*http.Response, error) {
+			req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return nil, err
+			}
+			return rc.Do(req)
+		}, func() {}
 	}}
-	failsafe = variant{"failsafe-go failsafehttp", func(c config, base http.RoundTripper) (func(string) (*http.Response, error), func()) {
+	failsafe = variant{"failsafe-go failsafehttp", func(c config, base http.RoundTripper) (getFunc, func()) {
 		rp := failsafehttp.NewRetryPolicyBuilder().WithBackoff(c.base, c.cap).WithMaxRetries(c.attempts - 1).Build()
-		return (&http.Client{Transport: failsafehttp.NewRoundTripper(base, rp)}).Get, func() {}
+		return clientGet(&http.Client{Transport: failsafehttp.NewRoundTripper(base, rp)}), func() {}
 	}}
 )
 
@@ -238,7 +266,7 @@ func run(c config, addr string, cl cell) (result, error) {
 	}
 	// Warm up: every caller's connection open, the client's lazy state
 	// made; then the server forgets it.
-	drive(get, c.callers, "http://"+addr+"/ok/", min(4*c.callers, c.calls))
+	drive(get, c.callers, "http://"+addr+"/ok/", min(4*c.callers, c.calls), c.deadline)
 	if err := fetch(control, "http://"+addr+"/reset", nil); err != nil {
 		return result{}, err
 	}
@@ -248,7 +276,7 @@ func run(c config, addr string, cl cell) (result, error) {
 	runtime.ReadMemStats(&m0)
 	cpu0 := cpuTime()
 	start := time.Now()
-	failed := drive(get, c.callers, prefix, c.calls)
+	failed := drive(get, c.callers, prefix, c.calls, c.deadline)
 	wall := time.Since(start)
 	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&m1)
@@ -271,9 +299,10 @@ func run(c config, addr string, cl cell) (result, error) {
 }
 
 // drive makes calls 0 to n-1 (prefix+id) through get from callers
-// goroutines, each taking the next call when it is done with one, and
+// goroutines, each taking the next call when it is done with one, each
+// under a context with the given timeout (0: context.Background), and
 // returns the number of calls that did not end with a 200.
-func drive(get func(string) (*http.Response, error), callers int, prefix string, n int) int64 {
+func drive(get getFunc, callers int, prefix string, n int, deadline time.Duration) int64 {
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
 	for range callers {
@@ -283,13 +312,19 @@ func drive(get func(string) (*http.Response, error), callers int, prefix string,
 				if id >= n {
 					return
 				}
-				resp, err := get(prefix + strconv.Itoa(id))
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if deadline > 0 {
+					ctx, cancel = context.WithTimeout(ctx, deadline)
+				}
+				resp, err := get(ctx, prefix+strconv.Itoa(id))
 				if err != nil {
+					cancel()
 					failed.Add(1)
 					continue
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				cancel()
 				if resp.StatusCode != http.StatusOK {
 					failed.Add(1)
 				}
