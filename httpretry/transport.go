@@ -199,8 +199,9 @@ type attemptsKey struct{}
 // The request context derives from the request's context, not from the
 // attempt's, so that the final response's body outlives the attempt, and
 // the end of the request's context reaches it directly; the attempt's end
-// (its timeout, Future.Cancel, the scheduler's shutdown) cancels it through
-// afterCancel until the response is handed out.
+// (its timeout, the scheduler's shutdown) cancels it through afterCancel
+// until the response is handed out. (An observer's context for the attempt
+// gives it values, not its end.)
 type reqParent struct {
 	req     context.Context
 	attempt context.Context
@@ -223,8 +224,8 @@ func (p *reqParent) Value(key any) any {
 
 // AfterFunc makes a context derived from p follow the request's context
 // without a goroutine of its own when its values lead to another
-// cancelable context (the attempt's timeout, an observer's context): the
-// context package calls it then.
+// cancelable context than the request's (an observer's context for the
+// attempt): the context package calls it then.
 func (p *reqParent) AfterFunc(f func()) (stop func() bool) { return context.AfterFunc(p.req, f) }
 
 // afterCancel calls f once the attempt whose context ctx is has been
