@@ -4,10 +4,12 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
-// BenchmarkHTTPSmoke runs every cell small, with the server in-process, so
-// that CI's benchmark step (-benchtime=1x) keeps the program working; it
+// BenchmarkHTTPSmoke runs every cell small, with the server in-process, and
+// the ok server's cells again under -deadline, so that CI's benchmark step
+// (-benchtime=1x) keeps the program working; it
 // fails if a call fails, or if httpretry retries before a Retry-After has
 // passed. The real measurement is the program itself: see run.sh.
 func BenchmarkHTTPSmoke(b *testing.B) {
@@ -30,5 +32,19 @@ func BenchmarkHTTPSmoke(b *testing.B) {
 			}
 		}
 		report(io.Discard, cells, res)
+
+		// The ok server's cells again, each call under a timeout (-deadline).
+		dl := c
+		dl.deadline = time.Minute
+		okCells := cellsFor(false, true)
+		res, err = measure(dl, okCells, 1, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, cl := range okCells {
+			if r := res[cl.String()][0]; r.failed != 0 || r.server.Requests != int64(c.calls) {
+				b.Errorf("%v under a deadline: %d calls failed, %d requests for %d calls", cl, r.failed, r.server.Requests, c.calls)
+			}
+		}
 	}
 }
