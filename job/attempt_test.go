@@ -193,147 +193,95 @@ func TestCallOutcome(t *testing.T) {
 }
 
 // Attempt.AfterFunc calls f once the attempt has ended, whatever ended it,
-// unless stopped first, like context.AfterFunc.
+// unless stopped first, like context.AfterFunc; AfterCancel does too, for
+// every end but its parent's (see TestAttemptAfterCancelParentEnds).
 func TestAttemptAfterFunc(t *testing.T) {
-	cases := []struct {
-		name string
-		p    *job.Policy
-		end  func(a *job.Attempt, cancelParent context.CancelFunc) // ends the running attempt; nil: it returns
+	methods := []struct {
+		name     string
+		register func(a *job.Attempt, f func()) (stop func() bool)
 	}{
-		{"canceled", job.NewPolicy(), func(a *job.Attempt, _ context.CancelFunc) { a.Cancel(context.Canceled) }},
-		{"parent ends", job.NewPolicy(), func(_ *job.Attempt, cancel context.CancelFunc) { cancel() }},
-		{"timeout", job.NewPolicy(job.AttemptTimeout(time.Second)), func(*job.Attempt, context.CancelFunc) {}},
-		{"returns", job.NewPolicy(), nil},
+		{"AfterFunc", (*job.Attempt).AfterFunc},
+		{"AfterCancel", (*job.Attempt).AfterCancel},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				parent, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				a := new(job.Attempt)
-				ran, stoppedRan := make(chan struct{}), false
-				var stopLater func() bool
-				runAttempt(parent, tc.p, &job.Env{}, a, func(ctx context.Context) (int, error) {
-					stop := a.AfterFunc(func() { stoppedRan = true })
-					if !stop() {
-						t.Error("stop before the end = false, want true")
+	cases := []struct {
+		name      string
+		p         *job.Policy
+		end       func(a *job.Attempt, cancelParent context.CancelFunc) // ends the running attempt; nil: it returns
+		afterFunc bool                                                  // AfterFunc's case only
+	}{
+		{"canceled", job.NewPolicy(), func(a *job.Attempt, _ context.CancelFunc) { a.Cancel(context.Canceled) }, false},
+		{"parent ends", job.NewPolicy(), func(_ *job.Attempt, cancel context.CancelFunc) { cancel() }, true},
+		{"timeout", job.NewPolicy(job.AttemptTimeout(time.Second)), func(*job.Attempt, context.CancelFunc) {}, false},
+		{"returns", job.NewPolicy(), nil, false},
+	}
+	for _, m := range methods {
+		for _, tc := range cases {
+			if tc.afterFunc && m.name != "AfterFunc" {
+				continue
+			}
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					parent, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					a := new(job.Attempt)
+					ran, stoppedRan := make(chan struct{}), false
+					var stopLater func() bool
+					runAttempt(parent, tc.p, &job.Env{}, a, func(ctx context.Context) (int, error) {
+						stop := m.register(a, func() { stoppedRan = true })
+						if !stop() {
+							t.Error("stop before the end = false, want true")
+						}
+						stopLater = m.register(a, func() { close(ran) })
+						if tc.end == nil {
+							return 0, nil
+						}
+						tc.end(a, cancel)
+						<-ctx.Done()
+						return 0, ctx.Err()
+					})
+					select {
+					case <-ran:
+					case <-time.After(time.Minute):
+						t.Fatal("f did not run after the attempt ended")
 					}
-					stopLater = a.AfterFunc(func() { close(ran) })
-					if tc.end == nil {
-						return 0, nil
+					if stopLater() {
+						t.Error("stop after f ran = true, want false")
 					}
-					tc.end(a, cancel)
-					<-ctx.Done()
-					return 0, ctx.Err()
+					synctest.Wait()
+					if stoppedRan {
+						t.Error("a stopped f ran")
+					}
 				})
-				select {
-				case <-ran:
-				case <-time.After(time.Minute):
-					t.Fatal("f did not run after the attempt ended")
-				}
-				if stopLater() {
-					t.Error("stop after f ran = true, want false")
-				}
-				synctest.Wait()
-				if stoppedRan {
-					t.Error("a stopped f ran")
-				}
 			})
-		})
+		}
 	}
 }
 
-// AfterFunc on an attempt that has ended already calls f at once; on a
-// running attempt whose parent never ends it starts nothing until the end.
-func TestAttemptAfterFuncEnded(t *testing.T) {
+// Attempt.AfterCancel does not call f at the end of the attempt's parent
+// alone (what f ends derives from the parent and ends with it by itself),
+// and starts no watch of the parent; the attempt's return calls it.
+func TestAttemptAfterCancelParentEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		parent, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		a := new(job.Attempt)
-		var during int
-		runAttempt(context.Background(), job.NewPolicy(), &job.Env{}, a, func(ctx context.Context) (int, error) {
-			before := runtime.NumGoroutine()
-			a.AfterFunc(func() {})()
-			during = runtime.NumGoroutine() - before
-			return 0, nil
-		})
-		if during != 0 {
-			t.Errorf("AfterFunc started %d goroutines on a live attempt, want 0", during)
-		}
 		ran := make(chan struct{})
-		if a.AfterFunc(func() { close(ran) })() {
-			t.Error("stop on an ended attempt = true, want false (f is called at once)")
-		}
-		<-ran
-	})
-}
-
-// Attempt.AfterCancel calls f once the attempt is canceled, times out or
-// returns, unless stopped first; the end of its parent alone does not call
-// it (what f ends derives from the parent and ends with it by itself), and
-// it starts no watch of the parent.
-func TestAttemptAfterCancel(t *testing.T) {
-	cases := []struct {
-		name string
-		p    *job.Policy
-		end  func(a *job.Attempt) // ends the running attempt; nil: it returns
-	}{
-		{"canceled", job.NewPolicy(), func(a *job.Attempt) { a.Cancel(context.Canceled) }},
-		{"timeout", job.NewPolicy(job.AttemptTimeout(time.Second)), func(*job.Attempt) {}},
-		{"returns", job.NewPolicy(), nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				a := new(job.Attempt)
-				ran, stoppedRan := make(chan struct{}), false
-				var stopLater func() bool
-				runAttempt(context.Background(), tc.p, &job.Env{}, a, func(ctx context.Context) (int, error) {
-					stop := a.AfterCancel(func() { stoppedRan = true })
-					if !stop() {
-						t.Error("stop before the end = false, want true")
-					}
-					stopLater = a.AfterCancel(func() { close(ran) })
-					if tc.end == nil {
-						return 0, nil
-					}
-					tc.end(a)
-					<-ctx.Done()
-					return 0, ctx.Err()
-				})
-				<-ran
-				if stopLater() {
-					t.Error("stop after f ran = true, want false")
-				}
-				synctest.Wait()
-				if stoppedRan {
-					t.Error("a stopped f ran")
-				}
-			})
+		before := runtime.NumGoroutine()
+		runAttempt(parent, job.NewPolicy(), &job.Env{}, a, func(ctx context.Context) (int, error) {
+			a.AfterCancel(func() { close(ran) })
+			cancel()
+			synctest.Wait()
+			select {
+			case <-ran:
+				t.Error("f ran at the parent's end, before the attempt returned")
+			default:
+			}
+			if n := runtime.NumGoroutine() - before; n != 0 {
+				t.Errorf("%d goroutines during the attempt, want 0", n)
+			}
+			return 0, ctx.Err()
 		})
-	}
-
-	t.Run("parent ends", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			parent, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			a := new(job.Attempt)
-			ran := make(chan struct{})
-			before := runtime.NumGoroutine()
-			runAttempt(parent, job.NewPolicy(), &job.Env{}, a, func(ctx context.Context) (int, error) {
-				a.AfterCancel(func() { close(ran) })
-				cancel()
-				synctest.Wait()
-				select {
-				case <-ran:
-					t.Error("f ran at the parent's end, before the attempt returned")
-				default:
-				}
-				if n := runtime.NumGoroutine() - before; n != 0 {
-					t.Errorf("%d goroutines during the attempt, want 0", n)
-				}
-				return 0, ctx.Err()
-			})
-			<-ran // the attempt's return calls it
-		})
+		<-ran // the attempt's return calls it
 	})
 }
 
